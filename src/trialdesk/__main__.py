@@ -1,0 +1,3 @@
+from trialdesk.cli import main
+
+main()

@@ -1,0 +1,153 @@
+"""Reads of the audit trail: per record, per study, filtered; CSV export; chain verification."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from django.db.models import Q, QuerySet
+
+from trialdesk.audit.chain import ChainFailure, verify_chain
+from trialdesk.audit.models import AuditChainHead, AuditEvent
+
+
+@dataclass
+class AuditFilter:
+    record_type: str | None = None
+    record_id: str | None = None
+    study_id: int | None = None
+    actor: str | None = None
+    action: str | None = None
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+    text: str | None = None
+
+
+def audit_events(flt: AuditFilter) -> QuerySet[AuditEvent]:
+    qs = AuditEvent.objects.all()
+    if flt.record_type:
+        qs = qs.filter(record_type=flt.record_type)
+    if flt.record_id:
+        qs = qs.filter(record_id=str(flt.record_id))
+    if flt.study_id is not None:
+        qs = qs.filter(study_id=flt.study_id)
+    if flt.actor:
+        qs = qs.filter(actor_username=flt.actor)
+    if flt.action:
+        qs = qs.filter(action=flt.action)
+    if flt.since:
+        qs = qs.filter(occurred_at__gte=flt.since)
+    if flt.until:
+        qs = qs.filter(occurred_at__lt=flt.until)
+    if flt.text:
+        qs = qs.filter(Q(reason__icontains=flt.text) | Q(record_label__icontains=flt.text))
+    return qs.order_by("-seq")
+
+
+CSV_COLUMNS = [
+    "seq", "occurred_at_utc", "actor_username", "actor_name", "action", "record_type", "record_id",
+    "record_label", "study_id", "field", "old_value", "new_value", "reason", "request_id", "channel", "hash",
+]
+
+
+def audit_csv_rows(qs: QuerySet[AuditEvent]) -> Iterator[list]:
+    """One row per changed field (one row for events with no field changes)."""
+    for ev in qs.iterator(chunk_size=2000):
+        base = [ev.seq, ev.occurred_at.astimezone(dt.UTC).isoformat(), ev.actor_username, ev.actor_name,
+                ev.action, ev.record_type, ev.record_id, ev.record_label, ev.study_id or ""]
+        tail = [ev.reason, ev.request_id, ev.channel, ev.hash]
+        changes = ev.changes or {}
+        if not changes:
+            yield base + ["", "", ""] + tail
+            continue
+        for field_name, pair in changes.items():
+            old, new = (pair + [None, None])[:2] if isinstance(pair, list) else (None, pair)
+            yield base + [field_name, _cell(old), _cell(new)] + tail
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else str(value)
+    # Keep spreadsheet programs from evaluating cell text as a formula.
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+
+
+def audit_csv(qs: QuerySet[AuditEvent]) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_COLUMNS)
+    for row in audit_csv_rows(qs):
+        writer.writerow(row)
+        if buffer.tell() > 64 * 1024:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate(0)
+    yield buffer.getvalue()
+
+
+def _event_dicts() -> Iterator[dict]:
+    fields = ["id", "seq", "occurred_at", "actor_id", "actor_username", "actor_name", "action", "record_type",
+              "record_id", "record_label", "study_id", "changes", "reason", "request_id", "channel",
+              "ip_address", "prev_hash", "hash"]
+    for row in AuditEvent.objects.order_by("seq").values(*fields).iterator(chunk_size=5000):
+        row["occurred_at"] = row["occurred_at"].isoformat()
+        yield row
+
+
+def audit_chain_verify() -> tuple[int, ChainFailure | None]:
+    head = AuditChainHead.objects.filter(id=1).first()
+    return verify_chain(
+        _event_dicts(), head_seq=head.seq if head else 0, head_hash=head.hash if head else None
+    )
+
+
+def _resolve_record(record_type: str, record_id: str):
+    """The model instance an audit record_type/id names (soft-deleted ones included), or None."""
+    from django.apps import apps
+
+    try:
+        app_label, model_name = record_type.split(".", 1)
+        model = apps.get_model(app_label, model_name)
+    except (ValueError, LookupError):
+        return None
+    manager = getattr(model, "all_objects", model._default_manager)
+    try:
+        return manager.filter(pk=record_id).first()
+    except (ValueError, TypeError):
+        return None
+
+
+def audit_record_history(user, record_type: str, record_id: str, flt: AuditFilter | None = None
+                         ) -> QuerySet[AuditEvent]:
+    """A record's audit history, if the user may read the audit trail of that record."""
+    from trialdesk.accounts import permissions
+    from trialdesk.core.errors import NotFound
+
+    record = _resolve_record(record_type, record_id)
+    if record is None:
+        raise NotFound("Record not found.")
+    if record_type == "accounts.user":
+        allowed = permissions.is_portfolio_wide(user, "audit.view") or getattr(user, "pk", None) == record.pk
+    else:
+        allowed = permissions.has_perm(user, "audit.view", record)
+    if not allowed:
+        raise NotFound("Record not found.")
+    base = flt or AuditFilter()
+    base.record_type, base.record_id = record_type, str(record_id)
+    return audit_events(base)
+
+
+def audit_study_history(user, study, flt: AuditFilter | None = None) -> QuerySet[AuditEvent]:
+    """Everything that happened in one study. Site-limited users cannot read the whole study's trail."""
+    from trialdesk.accounts import permissions
+    from trialdesk.core.errors import AccessDenied
+
+    if not permissions.has_perm(user, "audit.view", study, whole_study=True):
+        raise AccessDenied("You may not read this study's full audit trail.")
+    base = flt or AuditFilter()
+    base.study_id = study.pk
+    return audit_events(base)

@@ -1,0 +1,125 @@
+"""Typed helpers that read TRIALDESK_* environment variables.
+
+Every helper refuses a bad value with a message naming the variable, so a
+misconfigured deployment fails at start-up instead of misbehaving later.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlparse
+
+
+class ConfigError(Exception):
+    """A TRIALDESK_* variable holds a value we cannot use."""
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def env_str(name: str, default: str | None = None, *, environ=None) -> str | None:
+    environ = os.environ if environ is None else environ
+    value = environ.get(name)
+    return default if value is None else value
+
+
+def env_bool(name: str, default: bool = False, *, environ=None) -> bool:
+    raw = env_str(name, None, environ=environ)
+    if raw is None:
+        return default
+    lowered = raw.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ConfigError(f"{name}={raw!r} is not a boolean; use one of 1/0, true/false, yes/no, on/off")
+
+
+def env_int(name: str, default: int, *, minimum: int | None = None, maximum: int | None = None,
+            environ=None) -> int:
+    raw = env_str(name, None, environ=environ)
+    if raw is None:
+        return default
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not an integer") from None
+    if minimum is not None and value < minimum:
+        raise ConfigError(f"{name}={value} is below the minimum {minimum}")
+    if maximum is not None and value > maximum:
+        raise ConfigError(f"{name}={value} is above the maximum {maximum}")
+    return value
+
+
+def env_list(name: str, default: list[str], *, environ=None) -> list[str]:
+    raw = env_str(name, None, environ=environ)
+    if raw is None:
+        return list(default)
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_path(name: str, default: Path, *, environ=None) -> Path:
+    raw = env_str(name, None, environ=environ)
+    if raw is None or not raw.strip():
+        return default
+    return Path(raw).expanduser().resolve()
+
+
+def parse_database_url(url: str, *, name: str = "TRIALDESK_DATABASE_URL") -> dict:
+    """Turn sqlite:///path or postgres://user:pw@host:port/db?opt=v into a Django DATABASES entry."""
+    parsed = urlparse(url)
+    scheme = parsed.scheme.lower()
+    if scheme == "sqlite":
+        path = unquote(parsed.path)
+        if url.startswith("sqlite:////"):
+            path = "/" + path.lstrip("/")
+        elif path.startswith("/"):
+            path = path[1:]
+        if not path:
+            raise ConfigError(f"{name}={url!r} has no database file path (use sqlite:///relative.db or "
+                              "sqlite:////absolute/path.db)")
+        return sqlite_database(Path(path))
+    if scheme in {"postgres", "postgresql", "pgsql"}:
+        db_name = unquote(parsed.path.lstrip("/"))
+        if not db_name:
+            raise ConfigError(f"{name}={url!r} names no database (postgres://user@host:5432/dbname)")
+        options = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
+        try:
+            port = parsed.port
+        except ValueError:
+            raise ConfigError(f"{name}={url!r} has an invalid port") from None
+        return {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": db_name,
+            "USER": unquote(parsed.username or ""),
+            "PASSWORD": unquote(parsed.password or ""),
+            "HOST": parsed.hostname or "",
+            "PORT": str(port or ""),
+            "OPTIONS": options,
+            "CONN_MAX_AGE": 60,
+            "CONN_HEALTH_CHECKS": True,
+            "ATOMIC_REQUESTS": False,
+        }
+    raise ConfigError(f"{name}={url!r}: unsupported scheme {scheme!r}; use sqlite:/// or postgres://")
+
+
+def sqlite_database(path: Path) -> dict:
+    # WAL lets readers proceed while one writer commits; busy timeout makes a
+    # second writer wait instead of failing with "database is locked"; IMMEDIATE
+    # transactions take the write lock at BEGIN so no deadlock between upgraders.
+    return {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": str(path),
+        "OPTIONS": {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+            "init_command": (
+                "PRAGMA journal_mode=WAL;"
+                "PRAGMA synchronous=NORMAL;"
+                "PRAGMA busy_timeout=20000;"
+                "PRAGMA foreign_keys=ON;"
+            ),
+        },
+    }
