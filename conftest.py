@@ -78,3 +78,9 @@ def sites(db, admin_user, study):
             "institution": inst, "site_number": f"{i:03d}", "country": country, "target_enrollment": 20,
         }))
     return out
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # PBKDF2's deliberate slowness protects production passwords; tests only need correctness.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -89,13 +89,20 @@ def apply_changes(instance: models.Model, data: dict[str, Any], *, allowed: set[
 
 
 def check_version(instance: models.Model, expected: int | None) -> None:
+    """Refuse a write based on an outdated read. Locks the row, so two writers cannot both pass."""
     if expected is None:
         raise ValidationFailed.field("version", "The record version you edited is required (optimistic locking).")
-    if int(expected) != instance.version:
+    current = instance.version
+    if instance.pk is not None:
+        stored = (type(instance)._base_manager.select_for_update().filter(pk=instance.pk)
+                  .values_list("version", flat=True).first())
+        if stored is not None:
+            current = stored
+    if int(expected) != current or instance.version != current:
         raise StaleVersion(
             f"This record was changed by someone else (you edited version {expected}, "
-            f"it is now version {instance.version}). Reload it and apply your change again.",
-            errors={"version": [f"Stale version {expected}; current version is {instance.version}."]},
+            f"it is now version {current}). Reload it and apply your change again.",
+            errors={"version": [f"Stale version {expected}; current version is {current}."]},
         )
 
 

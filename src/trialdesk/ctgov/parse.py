@@ -188,14 +188,12 @@ def load_json_bytes(data: bytes) -> object:
         line = prefix.count("\n") + 1
         column = len(prefix) - (prefix.rfind("\n") + 1) + 1
         raise NotAStudyRecord(
-            f"not valid JSON: the file is not UTF-8 text (byte 0x{data[start]:02x}) "
-            f"(line {line} column {column})"
+            f"not valid JSON: the file is not UTF-8 text (byte 0x{data[start]:02x}) (line {line} column {column})"
         ) from exc
     if text.lstrip().startswith("<"):
         # The retired classic site and many error pages serve XML/HTML.
         raise NotAStudyRecord(
-            "not valid JSON: the file looks like XML or HTML; an API v2 study JSON is expected "
-            "(line 1 column 1)"
+            "not valid JSON: the file looks like XML or HTML; an API v2 study JSON is expected (line 1 column 1)"
         )
     try:
         return json.loads(text)
@@ -214,9 +212,7 @@ def _reject_non_study(obj: object) -> None:
             f"expected a single ClinicalTrials.gov API v2 study object, got a JSON list ({len(obj)} items)"
         )
     if not isinstance(obj, dict):
-        raise NotAStudyRecord(
-            f"expected a ClinicalTrials.gov API v2 study object, got a JSON {_json_type(obj)}"
-        )
+        raise NotAStudyRecord(f"expected a ClinicalTrials.gov API v2 study object, got a JSON {_json_type(obj)}")
     v1_keys = ("FullStudiesResponse", "StudyFieldsResponse", "ProtocolSection", "FullStudy")
     study = obj.get("Study")
     if any(k in obj for k in v1_keys) or (isinstance(study, dict) and "ProtocolSection" in study):

@@ -287,7 +287,15 @@ def test_rejects_missing_nct_id(record, message):
 
 @pytest.mark.parametrize(
     "nct_id",
-    ["NCT1234567", "NCT123456789", "nct01234567", "NCT0123456X", "XYZ01234567", "NCT０１２３４５６７", "NCT01234567\nx"],
+    [
+        "NCT1234567",
+        "NCT123456789",
+        "nct01234567",
+        "NCT0123456X",
+        "XYZ01234567",
+        "NCT０１２３４５６７",
+        "NCT01234567\nx",
+    ],
 )
 def test_rejects_bad_nct_id(nct_id):
     with pytest.raises(NotAStudyRecord, match="invalid NCT id"):
@@ -307,7 +315,8 @@ def test_load_json_bytes_reports_line_and_column():
 
 
 def test_load_json_bytes_bad_encoding_reports_position():
-    with pytest.raises(NotAStudyRecord, match=r"not valid JSON: .*UTF-8.*\(line 2 column 8\)"):
+    # Column counts characters, not bytes: the two-byte "é" before the bad byte counts once.
+    with pytest.raises(NotAStudyRecord, match=r"not valid JSON: .*UTF-8.*\(line 2 column 7\)"):
         load_json_bytes(b'{\n"\xc3\xa9": "\xff"}')
 
 
@@ -375,8 +384,21 @@ def test_missing_and_wrongly_typed_modules_give_empty_values():
 
 @pytest.mark.parametrize(
     "count, expected",
-    [(12, 12), (0, 0), (12.0, 12), (12.5, None), (-1, None), (-1.0, None), (True, None), ("12", None),
-     (None, None), (float("inf"), None), (float("nan"), None), (10**40, None), (1e300, None)],
+    [
+        (12, 12),
+        (0, 0),
+        (12.0, 12),
+        (12.5, None),
+        (-1, None),
+        (-1.0, None),
+        (True, None),
+        ("12", None),
+        (None, None),
+        (float("inf"), None),
+        (float("nan"), None),
+        (10**40, None),
+        (1e300, None),
+    ],
 )
 def test_enrollment_count(count, expected):
     study = parse_study(_with_module("designModule", {"enrollmentInfo": {"count": count, "type": "ACTUAL"}}))
@@ -386,10 +408,23 @@ def test_enrollment_count(count, expected):
 
 @pytest.mark.parametrize(
     "date, expected",
-    [("2020", "2020"), ("2020-02", "2020-02"), ("2020-02-29", "2020-02-29"), (" 2020-02 ", "2020-02"),
-     ("2021-02-29", None), ("2020-13", None), ("2020-00", None), ("2020-1", None), ("20-01-01", None),
-     ("2020/01/01", None), ("2020-01-01T00:00", None), ("0000", None), ("", None), (2020, None),
-     ("２０２０", None)],
+    [
+        ("2020", "2020"),
+        ("2020-02", "2020-02"),
+        ("2020-02-29", "2020-02-29"),
+        (" 2020-02 ", "2020-02"),
+        ("2021-02-29", None),
+        ("2020-13", None),
+        ("2020-00", None),
+        ("2020-1", None),
+        ("20-01-01", None),
+        ("2020/01/01", None),
+        ("2020-01-01T00:00", None),
+        ("0000", None),
+        ("", None),
+        (2020, None),
+        ("２０２０", None),
+    ],
 )
 def test_partial_dates_validated(date, expected):
     study = parse_study(_with_module("statusModule", {"startDateStruct": {"date": date, "type": "actual"}}))
@@ -452,11 +487,18 @@ def test_sponsors_and_arms_tolerate_junk():
 
 @pytest.mark.parametrize(
     "geo, expected",
-    [({"lat": 45.5, "lon": -73.6}, (45.5, -73.6)), ({"lat": 90, "lon": 180}, (90.0, 180.0)),
-     ({"lat": 91, "lon": 0}, (None, None)), ({"lat": 0, "lon": -180.5}, (None, None)),
-     ({"lat": "45", "lon": 1}, (None, None)), ({"lat": True, "lon": 1}, (None, None)),
-     ({"lat": float("nan"), "lon": 1}, (None, None)), ({"lat": 1}, (None, None)),
-     ({"lat": 10**400, "lon": 1}, (None, None)), ("45,1", (None, None))],
+    [
+        ({"lat": 45.5, "lon": -73.6}, (45.5, -73.6)),
+        ({"lat": 90, "lon": 180}, (90.0, 180.0)),
+        ({"lat": 91, "lon": 0}, (None, None)),
+        ({"lat": 0, "lon": -180.5}, (None, None)),
+        ({"lat": "45", "lon": 1}, (None, None)),
+        ({"lat": True, "lon": 1}, (None, None)),
+        ({"lat": float("nan"), "lon": 1}, (None, None)),
+        ({"lat": 1}, (None, None)),
+        ({"lat": 10**400, "lon": 1}, (None, None)),
+        ("45,1", (None, None)),
+    ],
 )
 def test_location_coordinates(geo, expected):
     record = _with_module("contactsLocationsModule", {"locations": [{"city": "X", "geoPoint": geo}]})
@@ -577,8 +619,10 @@ _scalars = (
 )
 _json = st.recursive(
     _scalars,
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.sampled_from(sorted(_SAMPLE_KEYS)) | st.text(max_size=6), children, max_size=5),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(st.sampled_from(sorted(_SAMPLE_KEYS)) | st.text(max_size=6), children, max_size=5)
+    ),
     max_leaves=25,
 )
 
