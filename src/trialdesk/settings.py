@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "trialdesk.studies",
     "trialdesk.sites",
     "trialdesk.ctgov",
+    "trialdesk.enrollment",
     "trialdesk.demo",
 ]
 
@@ -159,6 +160,7 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = HOME / "static"
+STATIC_ROOT.mkdir(exist_ok=True)  # WhiteNoise warns on a missing root even when serving from finders
 # Static files come from the installed apps (our CSS, htmx from django-htmx);
 # WhiteNoise serves them without Django views and without any CDN.
 WHITENOISE_USE_FINDERS = True
