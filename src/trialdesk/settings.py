@@ -67,6 +67,8 @@ INSTALLED_APPS = [
     "trialdesk.studies",
     "trialdesk.sites",
     "trialdesk.ctgov",
+    "trialdesk.subjects",
+    "trialdesk.visits",
     "trialdesk.enrollment",
     "trialdesk.demo",
 ]

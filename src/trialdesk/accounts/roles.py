@@ -40,7 +40,8 @@ ROLE_LABELS = {
 # Roles whose membership is normally limited to named sites.
 SITE_SCOPED_ROLES = frozenset({Role.CRA, Role.SITE_COORDINATOR, Role.PRINCIPAL_INVESTIGATOR})
 
-VIEW = frozenset({"study.view", "site.view", "org.view", "person.view", "protocol.view"})
+VIEW = frozenset({"study.view", "site.view", "org.view", "person.view", "protocol.view", "subject.view",
+                  "visit.view", "enrollment.view"})
 
 ALL_PERMISSIONS = frozenset(
     VIEW
@@ -63,17 +64,27 @@ ALL_PERMISSIONS = frozenset(
         "audit.export",
         "ctgov.import",
         "user.manage",
+        "subject.edit",        # screening log: add subjects, record status changes
+        "subject.import",      # bulk screening-log import
+        "consent.record",      # consent and re-consent events, randomization records
+        "icf.edit",            # consent form versions and their IRB/IEC approval
+        "visit.edit",          # record actual visits
+        "schedule.edit",       # schedule of events per protocol version
+        "enrollment.plan",     # enrollment plans and re-baselines
     }
 )
+
+# What site staff enter themselves (the screening log, consent, visits).
+SITE_DATA_ENTRY = frozenset({"subject.edit", "subject.import", "consent.record", "visit.edit"})
 
 ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.ADMIN: ALL_PERMISSIONS,
     Role.CPM: ALL_PERMISSIONS - {"user.manage"},
     Role.CRA: VIEW | {"site.edit", "audit.view", "membership.view"},
-    Role.SITE_COORDINATOR: VIEW | {"audit.view"},
-    Role.PRINCIPAL_INVESTIGATOR: VIEW | {"audit.view"},
-    Role.REGULATORY: VIEW | {"protocol.edit", "audit.view", "audit.export", "membership.view", "org.edit",
-                             "person.edit"},
+    Role.SITE_COORDINATOR: VIEW | SITE_DATA_ENTRY | {"audit.view"},
+    Role.PRINCIPAL_INVESTIGATOR: VIEW | SITE_DATA_ENTRY | {"audit.view"},
+    Role.REGULATORY: VIEW | {"protocol.edit", "icf.edit", "schedule.edit", "audit.view", "audit.export",
+                             "membership.view", "org.edit", "person.edit"},
     Role.FINANCE: VIEW,
     Role.VIEWER: VIEW,
     Role.AUDITOR: VIEW | {"audit.view", "audit.export", "membership.view"},
