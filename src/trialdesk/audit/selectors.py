@@ -121,9 +121,9 @@ def _resolve_record(record_type: str, record_id: str):
         return None
 
 
-def audit_record_history(user, record_type: str, record_id: str, flt: AuditFilter | None = None
-                         ) -> QuerySet[AuditEvent]:
-    """A record's audit history, if the user may read the audit trail of that record."""
+def audit_record_history(user, record_type: str, record_id: str, flt: AuditFilter | None = None, *,
+                         perm: str = "audit.view") -> QuerySet[AuditEvent]:
+    """A record's audit history, if the user holds `perm` (audit.view, or audit.export) on that record."""
     from trialdesk.accounts import permissions
     from trialdesk.core.errors import NotFound
 
@@ -131,9 +131,9 @@ def audit_record_history(user, record_type: str, record_id: str, flt: AuditFilte
     if record is None:
         raise NotFound("Record not found.")
     if record_type == "accounts.user":
-        allowed = permissions.is_portfolio_wide(user, "audit.view") or getattr(user, "pk", None) == record.pk
+        allowed = permissions.is_portfolio_wide(user, perm) or getattr(user, "pk", None) == record.pk
     else:
-        allowed = permissions.has_perm(user, "audit.view", record)
+        allowed = permissions.has_perm(user, perm, record)
     if not allowed:
         raise NotFound("Record not found.")
     base = flt or AuditFilter()
@@ -141,12 +141,13 @@ def audit_record_history(user, record_type: str, record_id: str, flt: AuditFilte
     return audit_events(base)
 
 
-def audit_study_history(user, study, flt: AuditFilter | None = None) -> QuerySet[AuditEvent]:
+def audit_study_history(user, study, flt: AuditFilter | None = None, *, perm: str = "audit.view"
+                        ) -> QuerySet[AuditEvent]:
     """Everything that happened in one study. Site-limited users cannot read the whole study's trail."""
     from trialdesk.accounts import permissions
     from trialdesk.core.errors import AccessDenied
 
-    if not permissions.has_perm(user, "audit.view", study, whole_study=True):
+    if not permissions.has_perm(user, perm, study, whole_study=True):
         raise AccessDenied("You may not read this study's full audit trail.")
     base = flt or AuditFilter()
     base.study_id = study.pk
