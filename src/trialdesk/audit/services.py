@@ -113,3 +113,11 @@ def audit_event_create(*, actor, action: str, record: models.Model | None = None
         draft = AuditDraft(action=action, record_type=record_type, record_id=record_id,
                            record_label=record_label, study_id=study_id, changes=changes or {}, reason=reason)
     return audit_events_append(actor=actor, drafts=[draft])[0]
+
+
+def audit_export_record(*, user, record_type: str, record_id: str, study_id: int | None, filename: str,
+                        filters: dict | None = None) -> AuditEvent:
+    """Exports of the audit trail are themselves audited: who took a copy, of what, when."""
+    return audit_event_create(actor=user, action=Action.EXPORT, record_type=record_type, record_id=str(record_id),
+                              record_label=filename[:300], study_id=study_id,
+                              changes={"filters": {k: v for k, v in (filters or {}).items() if v}})

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET
 from trialdesk.audit import selectors
 from trialdesk.audit.forms import AuditFilterForm
 from trialdesk.audit.selectors import AuditFilter
+from trialdesk.audit.services import audit_export_record
 from trialdesk.core.errors import AccessDenied, NotFound
 from trialdesk.core.views_utils import paginate, render_list, web_view
 from trialdesk.studies.selectors import study_get
@@ -86,7 +87,10 @@ def record_history_export(request, record_type: str, record_id: str):
     events = selectors.audit_record_history(request.user, record_type, record_id, form.audit_filter(),
                                             perm="audit.export")
     stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
-    return csv_response(events, f"audit-{record_type}-{record_id}-{stamp}.csv")
+    filename = f"audit-{record_type}-{record_id}-{stamp}.csv"
+    audit_export_record(user=request.user, record_type=record_type, record_id=record_id, study_id=None,
+                        filename=filename, filters=request.GET.dict())
+    return csv_response(events, filename)
 
 
 @require_GET
@@ -108,4 +112,7 @@ def study_history_export(request, study_id: int):
     form = AuditFilterForm(request.GET)
     events = selectors.audit_study_history(request.user, study, form.audit_filter(), perm="audit.export")
     stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
-    return csv_response(events, f"audit-study-{study.protocol_number}-{stamp}.csv")
+    filename = f"audit-study-{study.protocol_number}-{stamp}.csv"
+    audit_export_record(user=request.user, record_type="studies.study", record_id=str(study.pk), study_id=study.pk,
+                        filename=filename, filters=request.GET.dict())
+    return csv_response(events, filename)

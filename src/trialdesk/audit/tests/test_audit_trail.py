@@ -119,3 +119,14 @@ def test_verify_audit_command_exit_codes_end_to_end(tmp_path):
     bad = subprocess.run([*cmd, "verify_audit"], env=env, capture_output=True, text=True)
     assert bad.returncode != 0
     assert "seq=2" in bad.stderr
+
+
+def test_csv_export_is_itself_audited(client, study, admin_user):
+    client.force_login(admin_user)
+    response = client.get(f"/studies/{study.pk}/audit/export.csv")
+    assert response.status_code == 200
+    body = b"".join(response.streaming_content).decode()
+    assert body.startswith("seq,occurred_at_utc")
+    event = AuditEvent.objects.filter(action="export").get()
+    assert event.actor_username == "admin" and event.study_id == study.pk
+    assert event.record_label.startswith("audit-study-ACME-301-")
