@@ -151,6 +151,9 @@ LOGIN_REDIRECT_URL = "/"
 AXES_FAILURE_LIMIT = env_int("TRIALDESK_LOCKOUT_FAILURES", 5, minimum=1, maximum=100)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("TRIALDESK_LOCKOUT_MINUTES", 30, minimum=1, maximum=7 * 24 * 60))
 AXES_LOCKOUT_PARAMETERS = ["username"]
+# Lock the account, not the address: a whole hospital often shares one NAT address, and an
+# IP lockout would lock every user there out. Axes warns about this choice (W006); it is deliberate.
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "trialdesk.accounts.views.lockout_response"
 AXES_VERBOSE = False
