@@ -162,6 +162,9 @@ class _Loader:
                 self._staff_user(spec)
         membership_grant(actor=self.admin, user=self.users["auditor"], role="auditor",
                          reason="Portfolio-wide read-only access for the GCP audit.")
+        # The lead CPM plans new studies and imports registry records, which are portfolio-level rights.
+        membership_grant(actor=self.admin, user=self.users["cpm"], role="cpm",
+                         reason="Lead clinical project manager for the portfolio.")
         for spec in P.STUDIES:
             self._study(spec)
         self._site_users()
@@ -445,7 +448,7 @@ class _Loader:
     def _registry_import(self, files: list[Path]) -> None:
         """Import real ClinicalTrials.gov records beside the invented studies; the CPM and regulatory follow them."""
         for path in files:
-            for result in ctgov_import_file(user=self.admin, path_or_bytes=path):
+            for result in ctgov_import_file(user=self.users["cpm"], path_or_bytes=path):
                 self.summary.imported.append(result)
                 study = study_get(self.admin, result.study_id)
                 for username, role in (("cpm", "cpm"), ("regulatory", "regulatory")):

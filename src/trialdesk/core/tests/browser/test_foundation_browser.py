@@ -96,8 +96,8 @@ def test_ctgov_import_creates_a_study_with_its_sites_and_rejects_v1(page, live_a
     v1 = tmp_path / "classic-v1.json"
     v1.write_text(json.dumps({"FullStudiesResponse": {}}), encoding="utf-8")
 
-    # Importing is portfolio-wide (ctgov.import); in the demo only the admin holds it.
-    _login(page, live_app, "admin")
+    # Importing is portfolio-wide (ctgov.import); the demo's lead CPM holds it.
+    _login(page, live_app, "cpm")
     page.get_by_test_id("nav-ctgov-import").click()
     expect(page).to_have_url(re.compile(r"/imports/ctgov/$"))
 
