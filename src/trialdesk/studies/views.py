@@ -52,6 +52,9 @@ def study_page_context(request, study, active: str) -> dict:
         ("protocols", "Protocol versions", reverse("study-protocols", args=[study.pk])),
         ("dates", "Key dates", reverse("study-dates", args=[study.pk])),
         ("sites", "Sites", reverse("study-sites", args=[study.pk])),
+        ("subjects", "Subjects", reverse("study-subjects", args=[study.pk])),
+        ("enrollment", "Enrollment", reverse("study-enrollment", args=[study.pk])),
+        ("visits", "Visits", reverse("study-visits", args=[study.pk])),
     ]
     can = permissions.permitted(user, study, STUDY_PERMS)
     if can["membership_view"]:
