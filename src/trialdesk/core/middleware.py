@@ -40,7 +40,8 @@ class RequestIdMiddleware:
 class LoginRequiredMiddleware:
     """Every web page needs a logged-in user; the API answers 401 itself."""
 
-    OPEN_PREFIXES = ("/login/", "/static/", "/api/", "/healthz", "/certificates/verify")
+    # /visits/feed/: calendar apps cannot log in; the signed token in the URL is checked by the view.
+    OPEN_PREFIXES = ("/login/", "/static/", "/api/", "/healthz", "/certificates/verify", "/visits/feed/")
 
     def __init__(self, get_response):
         self.get_response = get_response
