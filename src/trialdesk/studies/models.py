@@ -239,4 +239,9 @@ class ProtocolVersion(TrackedModel):
             "version_date": self.version_date.isoformat() if self.version_date else None,
             "amendment_number": self.amendment_number,
             "summary_of_changes": self.summary_of_changes,
+            # The schedule of events is part of the approved protocol: changing it breaks the signature.
+            "schedule_of_events": [
+                [d.code, d.name, d.anchor, d.target_day, d.window_before, d.window_after, d.modality, d.required]
+                for d in self.visit_definitions.filter(is_deleted=False).order_by("code")
+            ] if self.pk else [],
         }

@@ -188,3 +188,15 @@ def test_regulatory_can_draft_but_not_approve(study, make_user):
     pv = _version(study, reg)
     with pytest.raises(AccessDenied):
         protocol_version_approve(user=reg, protocol_version=pv, password=PASSWORD, version=pv.version)
+
+
+def test_signature_covers_the_schedule_of_events(study, admin_user):
+    from trialdesk.visits.models import VisitDefinition
+
+    pv = _version(study, admin_user)
+    VisitDefinition(protocol_version=pv, study=study, code="V1", name="Baseline", target_day=0).save()
+    pv = protocol_version_approve(user=admin_user, protocol_version=pv, password=PASSWORD, version=pv.version)
+    assert signatures_for(pv)[0].valid
+    # A schedule change made behind the application's back no longer matches the approval.
+    VisitDefinition.objects.filter(protocol_version=pv).update(window_after=7)
+    assert not signatures_for(pv)[0].matches
