@@ -90,13 +90,18 @@ def register_routers() -> None:
     """Mount each area's router. Import here so the module graph stays acyclic."""
     from importlib import import_module
 
-    for area, prefix in [
-        ("studies", "/studies"),
-        ("sites", "/sites"),
-        ("organizations", "/organizations"),
-        ("accounts", "/accounts"),
-        ("audit", "/audit"),
-        ("ctgov", "/imports"),
+    # (area, module attribute, prefix, tag): an area may mount more than one router (organizations: people).
+    for area, attr, prefix, tag in [
+        ("studies", "router", "/studies", "studies"),
+        ("sites", "router", "/sites", "sites"),
+        ("organizations", "router", "/organizations", "organizations"),
+        ("organizations", "people_router", "/people", "people"),
+        ("accounts", "router", "/accounts", "accounts"),
+        ("audit", "router", "/audit", "audit"),
+        ("ctgov", "router", "/imports", "ctgov"),
+        ("subjects", "router", "/subjects", "subjects"),
+        ("enrollment", "router", "/enrollment", "enrollment"),
+        ("visits", "router", "/visits", "visits"),
     ]:
         try:
             module = import_module(f"trialdesk.{area}.api")
@@ -104,7 +109,7 @@ def register_routers() -> None:
             if exc.name != f"trialdesk.{area}.api":
                 raise
             continue
-        api.add_router(prefix, module.router, tags=[area])
+        api.add_router(prefix, getattr(module, attr), tags=[tag])
 
 
 register_routers()

@@ -5,7 +5,7 @@ from importlib import import_module
 from django.urls import include, path
 
 urlpatterns = []
-for _area in ["accounts", "studies", "sites", "organizations", "audit", "ctgov"]:
+for _area in ["accounts", "studies", "sites", "organizations", "audit", "ctgov", "subjects", "visits", "enrollment"]:
     try:
         import_module(f"trialdesk.{_area}.urls")
     except ModuleNotFoundError as _exc:

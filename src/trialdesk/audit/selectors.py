@@ -53,9 +53,21 @@ CSV_COLUMNS = [
 ]
 
 
-def audit_csv_rows(qs: QuerySet[AuditEvent]) -> Iterator[list]:
-    """One row per changed field (one row for events with no field changes)."""
+def redact_events(user, events: list[AuditEvent]) -> list[AuditEvent]:
+    """The events with their changes as `user` may see them (in memory only): blinded users never see a
+    randomized arm (subjects.selectors.redact_audit_changes)."""
+    from trialdesk.subjects.selectors import redact_audit_changes
+
+    for ev in events:
+        ev.changes = redact_audit_changes(user, ev.record_type, ev.changes)
+    return events
+
+
+def audit_csv_rows(qs: QuerySet[AuditEvent], user=None) -> Iterator[list]:
+    """One row per changed field (one row for events with no field changes); redacted for `user` if given."""
     for ev in qs.iterator(chunk_size=2000):
+        if user is not None:
+            redact_events(user, [ev])
         base = [ev.seq, ev.occurred_at.astimezone(dt.UTC).isoformat(), ev.actor_username, ev.actor_name,
                 ev.action, ev.record_type, ev.record_id, ev.record_label, ev.study_id or ""]
         tail = [ev.reason, ev.request_id, ev.channel, ev.hash]
@@ -76,11 +88,11 @@ def _cell(value) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@") else text
 
 
-def audit_csv(qs: QuerySet[AuditEvent]) -> Iterator[str]:
+def audit_csv(qs: QuerySet[AuditEvent], user=None) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
-    for row in audit_csv_rows(qs):
+    for row in audit_csv_rows(qs, user):
         writer.writerow(row)
         if buffer.tell() > 64 * 1024:
             yield buffer.getvalue()

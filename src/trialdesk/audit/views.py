@@ -33,6 +33,7 @@ def audit_panel(request, fetch: Callable[[AuditFilter], object], *, export_url: 
     form = AuditFilterForm(request.GET, actors=list(actors))
     events = fetch(form.audit_filter())
     page = paginate(request, events)
+    page.object_list = selectors.redact_events(request.user, list(page.object_list))
     query = request.GET.copy()
     query.pop("page", None)
     if export_url and query:
@@ -47,8 +48,8 @@ def render_audit(request, template: str, context: dict):
     return render_list(request, target=TARGET, partial="audit/_history.html", full=template, context=context)
 
 
-def csv_response(events, filename: str) -> StreamingHttpResponse:
-    response = StreamingHttpResponse(selectors.audit_csv(events.order_by("seq")), content_type="text/csv")
+def csv_response(events, filename: str, user=None) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(selectors.audit_csv(events.order_by("seq"), user), content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     response["Cache-Control"] = "no-store"
     return response
@@ -90,7 +91,7 @@ def record_history_export(request, record_type: str, record_id: str):
     filename = f"audit-{record_type}-{record_id}-{stamp}.csv"
     audit_export_record(user=request.user, record_type=record_type, record_id=record_id, study_id=None,
                         filename=filename, filters=request.GET.dict())
-    return csv_response(events, filename)
+    return csv_response(events, filename, request.user)
 
 
 @require_GET
@@ -115,4 +116,4 @@ def study_history_export(request, study_id: int):
     filename = f"audit-study-{study.protocol_number}-{stamp}.csv"
     audit_export_record(user=request.user, record_type="studies.study", record_id=str(study.pk), study_id=study.pk,
                         filename=filename, filters=request.GET.dict())
-    return csv_response(events, filename)
+    return csv_response(events, filename, request.user)

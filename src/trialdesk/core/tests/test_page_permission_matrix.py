@@ -28,6 +28,7 @@ class Case:
     kwargs: Callable[[dict, object], dict] = lambda w, u: {}
     needs: tuple[tuple[str, str], ...] = ()   # (permission, scope) pairs, all required
     public: bool = False                      # the sign-in page
+    token: bool = False                       # open to whoever holds the URL (a secret token in it)
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,138 @@ PAGES: dict[str, Page] = {
     "study-audit-export": on((V, "A"), ("audit.export", "A*"), kwargs=study_a),
     # ClinicalTrials.gov import (another area's page, checked here like every other page)
     "ctgov-import": on(("ctgov.import", "global")),
+    # visits: the schedule of the draft protocol version, calendars, recording a visit at site A1
+    "protocol-schedule": on(("protocol.view", "A"), kwargs=lambda w, u: {"pv_id": w["pv"].pk}),
+    "visit-definition-create": on(("protocol.view", "A"), ("schedule.edit", "A"),
+                                  kwargs=lambda w, u: {"pv_id": w["pv"].pk}),
+    "protocol-schedule-copy": on(("protocol.view", "A"), ("schedule.edit", "A"),
+                                 kwargs=lambda w, u: {"pv_id": w["pv"].pk}),
+    "visit-definition-edit": on(("protocol.view", "A"), ("schedule.edit", "A"),
+                                kwargs=lambda w, u: {"definition_id": visit_definition(w).pk}),
+    "visit-definition-delete": on(("protocol.view", "A"), ("schedule.edit", "A"),
+                                  kwargs=lambda w, u: {"definition_id": visit_definition(w).pk}),
+    "study-visits": on((V, "A"), ("visit.view", "A"), kwargs=study_a),
+    "study-visits-ics": on((V, "A"), ("visit.view", "A"), kwargs=study_a),
+    "study-visit-deviations": on((V, "A"), ("visit.view", "A"), kwargs=study_a),
+    "site-visits": Page(cases=(Case(kwargs=site("site_a1"), needs=(("site.view", "A1"), ("visit.view", "A1"))),
+                               Case(kwargs=site("site_a2"), needs=(("site.view", "A2"), ("visit.view", "A2"))))),
+    "subject-visit-record": on(("visit.view", "A1"), ("visit.edit", "A1"),
+                               kwargs=lambda w, u: {"visit_id": subject_visit(w).pk}),
+    "subject-visit-missed": on(("visit.view", "A1"), ("visit.edit", "A1"),
+                               kwargs=lambda w, u: {"visit_id": subject_visit(w).pk}),
+    "visits-feed-info": on(),
+    "visits-feed": Page(cases=(Case(kwargs=lambda w, u: {"token": feed_token_of(u)}, token=True),)),
+    # enrollment: the chart page, plan editor (a plan with an entry for site A1, made once per world), what-if
+    "study-enrollment": on((V, "A"), ("enrollment.view", "A"), kwargs=study_a),
+    "enrollment-what-if": on((V, "A"), ("enrollment.view", "A"), kwargs=study_a),
+    "enrollment-plan": on((V, "A"), ("enrollment.view", "A"), kwargs=study_a),
+    "enrollment-plan-create": on((V, "A"), ("enrollment.plan", "A"), kwargs=study_a),
+    "enrollment-plan-edit": on((V, "A"), ("enrollment.plan", "A"), kwargs=lambda w, u: study_a(enrollment_plan(w), u)),
+    "enrollment-plan-rebaseline": on((V, "A"), ("enrollment.plan", "A"),
+                                     kwargs=lambda w, u: study_a(enrollment_plan(w), u)),
+    "enrollment-entry-create": on((V, "A"), ("enrollment.plan", "A"),
+                                  kwargs=lambda w, u: study_a(enrollment_plan(w), u)),
+    "enrollment-entries-generate": on((V, "A"), ("enrollment.plan", "A"),
+                                      kwargs=lambda w, u: study_a(enrollment_plan(w), u)),
+    "enrollment-entry-edit": on(("enrollment.view", "A"), ("enrollment.plan", "A"),
+                                kwargs=lambda w, u: {"entry_id": enrollment_plan(w)["enrollment_entry"].pk}),
+    "enrollment-entry-delete": on(("enrollment.view", "A"), ("enrollment.plan", "A"),
+                                  kwargs=lambda w, u: {"entry_id": enrollment_plan(w)["enrollment_entry"].pk}),
+    # subjects: screening log (study and site tabs), a screened subject at site A1, a draft consent form of A
+    "study-subjects": on((V, "A"), ("subject.view", "A"), kwargs=study_a),
+    "subject-create": on((V, "A"), ("subject.edit", "A"), kwargs=study_a),
+    "subject-export": on((V, "A"), ("subject.view", "A"), kwargs=study_a),
+    "subject-import": on((V, "A"), ("subject.import", "A"), kwargs=study_a),
+    "subject-import-template": on((V, "A"), ("subject.import", "A"),
+                                  kwargs=lambda w, u: {"study_id": w["study_a"].pk, "fmt": "xlsx"}),
+    "subject-settings": on((V, "A"), ("subject.view", "A"), kwargs=study_a),
+    "study-icf-versions": on((V, "A"), kwargs=study_a),
+    "icf-version-create": on((V, "A"), ("icf.edit", "A"), kwargs=study_a),
+    "icf-version-edit": on((V, "A"), ("icf.edit", "A"), kwargs=lambda w, u: {"icf_id": draft_icf(w).pk}),
+    "icf-version-approve": on((V, "A"), ("icf.edit", "A"), kwargs=lambda w, u: {"icf_id": draft_icf(w).pk}),
+    "site-subjects": on(("site.view", "A1"), ("subject.view", "A1"), kwargs=site("site_a1")),
+    "subject-detail": on(("subject.view", "A1"), kwargs=lambda w, u: {"subject_id": screened_subject(w).pk}),
+    "subject-transition": on(("subject.view", "A1"), ("subject.edit", "A1"),
+                             kwargs=lambda w, u: {"subject_id": screened_subject(w).pk}),
+    "subject-randomize": on(("subject.view", "A1"), ("consent.record", "A1"),
+                            kwargs=lambda w, u: {"subject_id": screened_subject(w).pk}),
+    "subject-consent": on(("subject.view", "A1"), ("consent.record", "A1"),
+                          kwargs=lambda w, u: {"subject_id": screened_subject(w).pk}),
+    "subject-first-dose": on(("subject.view", "A1"), ("subject.edit", "A1"),
+                             kwargs=lambda w, u: {"subject_id": screened_subject(w).pk}),
+    "subject-delete": on(("subject.view", "A1"), ("subject.edit", "A1"),
+                         kwargs=lambda w, u: {"subject_id": screened_subject(w).pk}),
+    "subject-audit": on(("subject.view", "A1"), ("audit.view", "A1"),
+                        kwargs=lambda w, u: {"subject_id": screened_subject(w).pk}),
 }
+
+
+def _boot():
+    from trialdesk.accounts.models import User
+
+    return User.objects.get(username="boot")
+
+
+def enrollment_plan(w):
+    """The world with an enrollment plan for study A and its entry for site A1, made once per world."""
+    if "enrollment_entry" not in w:
+        from trialdesk.enrollment.services import enrollment_plan_create, enrollment_plan_entry_create
+
+        plan = enrollment_plan_create(user=_boot(), study=w["study_a"])
+        w["enrollment_entry"] = enrollment_plan_entry_create(user=_boot(), plan=plan, data={
+            "site": w["site_a1"], "planned_activation": dt.date(2026, 3, 1), "planned_rate_per_month": 1.5})
+    return w
+
+
+def visit_definition(w):
+    """A visit on the draft protocol version's schedule, made once per world."""
+    if "visit_definition" not in w:
+        from trialdesk.visits.services import visit_definition_create
+
+        w["visit_definition"] = visit_definition_create(user=_boot(), protocol_version=w["pv"], data={
+            "code": "V1", "name": "Baseline", "anchor": "enrollment", "target_day": 0, "window_after": 3})
+    return w["visit_definition"]
+
+
+def subject_visit(w):
+    """A planned visit of a subject at site A1, made once per world."""
+    if "subject_visit" not in w:
+        from trialdesk.subjects.models import Subject
+        from trialdesk.visits.services import subject_visits_generate
+
+        visit_definition(w)
+        subject = Subject(study=w["study_a"], site=w["site_a1"], subject_number="001-001", site_sequence=1,
+                          status="enrolled", consented_on=dt.date(2025, 1, 5), enrolled_on=dt.date(2025, 1, 6),
+                          protocol_version=w["pv"])
+        subject.save()
+        w["subject_visit"] = subject_visits_generate(user=_boot(), subject=subject)[0]
+    return w["subject_visit"]
+
+
+def screened_subject(w):
+    """A screened subject at site A1 (numbered clear of other areas' fixtures), made once per world."""
+    if "screened_subject" not in w:
+        from trialdesk.subjects.services import subject_create
+
+        w["screened_subject"] = subject_create(user=_boot(), site=w["site_a1"], status="screened",
+                                               on=dt.date(2025, 2, 1), subject_number="001-900")
+    return w["screened_subject"]
+
+
+def draft_icf(w):
+    """A draft consent form of study A, made once per world."""
+    if "draft_icf" not in w:
+        from trialdesk.subjects.services import icf_version_create
+
+        w["draft_icf"] = icf_version_create(user=_boot(), study=w["study_a"], data={
+            "version_number": "1.0", "version_date": dt.date(2025, 1, 1), "irb_approval_date": dt.date(2025, 1, 5)})
+    return w["draft_icf"]
+
+
+def feed_token_of(user) -> str:
+    from trialdesk.visits.selectors import feed_token
+
+    return feed_token(user)
 
 USER_SCOPES = ["portfolio", "study", "other"]
 
@@ -238,7 +370,7 @@ def test_page_access_by_role(world, role, user_scope):
             if case.public:
                 ok = response.status_code == 302  # signed-in users are sent on from the sign-in page
                 expectation = "302"
-            elif expected_allowed(case, role, user_scope):
+            elif case.token or expected_allowed(case, role, user_scope):
                 ok = response.status_code == 200
                 expectation = "200"
             else:
@@ -260,7 +392,7 @@ def test_anonymous_is_sent_to_login(world):
         for case in page.cases:
             url = page_url(name, case, world, boot)
             response = client.get(url)
-            if case.public:
+            if case.public or case.token:
                 if response.status_code != 200:
                     wrong.append(f"{name}: expected 200, got {response.status_code}")
             elif response.status_code != 302 or not response["Location"].startswith("/login/?next="):
