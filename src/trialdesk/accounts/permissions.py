@@ -153,7 +153,7 @@ def visible_sites(user, perm: str = "site.view") -> QuerySet:
     from trialdesk.sites.models import StudySite
 
     flt = site_filter(user, perm)
-    qs = StudySite.objects.all()
+    qs = StudySite.objects.filter(study__is_deleted=False)  # a deleted study takes its sites out of view
     return qs if flt is None else qs.filter(flt)
 
 

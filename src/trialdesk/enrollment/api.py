@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ninja import Query, Router, Status
 
-from trialdesk.core.api_utils import READ_ERRORS, WRITE_ERRORS, PathId, resolve_ref
+from trialdesk.core.api_utils import READ_ERRORS, WRITE_ERRORS, PageQuery, PathId, resolve_ref
 from trialdesk.enrollment import selectors, services
 from trialdesk.enrollment.schemas import (
     CurveOut,
@@ -73,7 +73,7 @@ def enrollment_forecast(request, study_id: PathId, filters: Query[ForecastQuery]
     return selectors.forecast_out(selectors.run_forecast(data, selection))
 
 
-@router.post("/studies/{study_id}/what-if", response={200: WhatIfOut, **READ_ERRORS},
+@router.post("/studies/{study_id}/what-if", response={200: WhatIfOut, **WRITE_ERRORS},
              summary="Forecast a scenario (sites added or dropped, rates changed, another target) beside the "
                      "baseline")
 def enrollment_what_if(request, study_id: PathId, payload: WhatIfIn):
@@ -100,9 +100,9 @@ def enrollment_warnings(request, study_id: PathId):
 
 @router.get("/studies/{study_id}/plans", response={200: PlanListOut, **READ_ERRORS},
             summary="The study's enrollment plan baselines (current and earlier), with entries")
-def plan_list(request, study_id: PathId):
+def plan_list(request, study_id: PathId, page: Query[PageQuery]):
     plans = selectors.plan_list(request.auth, study_get(request.auth, study_id))
-    return {"items": plans, "count": len(plans)}
+    return {"items": plans[page.offset: page.offset + page.limit], "count": len(plans)}
 
 
 @router.post("/studies/{study_id}/plans", response={201: PlanOut, **WRITE_ERRORS},

@@ -36,7 +36,7 @@ def site_list(user, flt: SiteFilter | None = None) -> QuerySet[StudySite]:
 def site_get(user, site_id: int) -> StudySite:
     site = StudySite.objects.select_related("institution", "principal_investigator", "study") \
         .filter(pk=site_id).first()
-    if site is None or not permissions.has_perm(user, "site.view", site):
+    if site is None or site.study.is_deleted or not permissions.has_perm(user, "site.view", site):
         raise NotFound("Site not found.")
     return site
 

@@ -242,6 +242,7 @@ class ProtocolVersion(TrackedModel):
             # The schedule of events is part of the approved protocol: changing it breaks the signature.
             "schedule_of_events": [
                 [d.code, d.name, d.anchor, d.target_day, d.window_before, d.window_after, d.modality, d.required]
-                for d in self.visit_definitions.filter(is_deleted=False).order_by("code")
+                # .all() so a prefetch (study_detail) serves it; the default manager hides deleted rows.
+                for d in sorted(self.visit_definitions.all(), key=lambda d: d.code)
             ] if self.pk else [],
         }

@@ -61,7 +61,8 @@ def study_detail(user, study_id: int) -> Study:
             Prefetch("arms", queryset=Arm.objects.order_by("id")),
             Prefetch("interventions", queryset=Intervention.objects.prefetch_related("arms").order_by("id")),
             Prefetch("protocol_versions", queryset=ProtocolVersion.objects.select_related(
-                "approval_signature").order_by("version_date", "id")),
+                "approval_signature", "study").prefetch_related("visit_definitions")
+                .order_by("version_date", "id")),
         )
         .get(pk=study.pk)
     )
@@ -69,21 +70,21 @@ def study_detail(user, study_id: int) -> Study:
 
 def protocol_version_get(user, pv_id: int) -> ProtocolVersion:
     pv = ProtocolVersion.objects.select_related("study", "approval_signature").filter(pk=pv_id).first()
-    if pv is None or not permissions.has_perm(user, "protocol.view", pv):
+    if pv is None or pv.study.is_deleted or not permissions.has_perm(user, "protocol.view", pv):
         raise NotFound("Protocol version not found.")
     return pv
 
 
 def arm_get(user, arm_id: int) -> Arm:
     arm = Arm.objects.select_related("study").filter(pk=arm_id).first()
-    if arm is None or not permissions.has_perm(user, "study.view", arm.study):
+    if arm is None or arm.study.is_deleted or not permissions.has_perm(user, "study.view", arm.study):
         raise NotFound("Arm not found.")
     return arm
 
 
 def intervention_get(user, intervention_id: int) -> Intervention:
     item = Intervention.objects.select_related("study").filter(pk=intervention_id).first()
-    if item is None or not permissions.has_perm(user, "study.view", item.study):
+    if item is None or item.study.is_deleted or not permissions.has_perm(user, "study.view", item.study):
         raise NotFound("Intervention not found.")
     return item
 

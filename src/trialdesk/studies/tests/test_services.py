@@ -200,3 +200,17 @@ def test_signature_covers_the_schedule_of_events(study, admin_user):
     # A schedule change made behind the application's back no longer matches the approval.
     VisitDefinition.objects.filter(protocol_version=pv).update(window_after=7)
     assert not signatures_for(pv)[0].matches
+
+
+def test_children_of_a_deleted_study_are_out_of_view(study, sites, admin_user):
+    from trialdesk.core.errors import NotFound
+    from trialdesk.sites.selectors import site_get, site_list
+    from trialdesk.studies.selectors import arm_get
+
+    arm = arm_create(user=admin_user, study=study, data={"label": "Arm A"})
+    study_delete(user=admin_user, study=study, version=study.version, reason="Entered twice")
+    with pytest.raises(NotFound):
+        arm_get(admin_user, arm.pk)
+    with pytest.raises(NotFound):
+        site_get(admin_user, sites[0].pk)
+    assert site_list(admin_user).count() == 0
