@@ -524,7 +524,7 @@ def invert_cumulative_intensity(times: np.ndarray, rates: np.ndarray, targets: n
     j = np.maximum((cum < targets[:, None]).sum(axis=1) - 1, 0)
     rows = np.arange(len(targets))
     rate = rates[rows, j]
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # tiny rates: inf is the answer
         out = times[rows, j] + (targets - cum[rows, j]) / rate
     return np.where(rate > 0, out, np.inf)
 
