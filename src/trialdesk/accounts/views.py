@@ -21,8 +21,7 @@ from trialdesk.accounts.forms import (
     MembershipRevokeForm,
     TokenRevokeForm,
 )
-from trialdesk.core.errors import ServiceError
-from trialdesk.core.views_utils import add_service_errors, safe_next, web_view
+from trialdesk.core.views_utils import run_form, safe_next, web_view
 from trialdesk.sites.selectors import SiteFilter, site_list
 from trialdesk.studies.selectors import study_get
 from trialdesk.studies.views import study_page_context
@@ -107,19 +106,16 @@ def account(request):
 @web_view
 def token_create(request):
     form = ApiTokenForm(request.POST if request.method == "POST" else None)
-    if form.is_bound and form.is_valid():
-        try:
-            token, secret = services.api_token_create(actor=request.user, user=request.user,
-                                                      name=form.cleaned_data["name"],
-                                                      expires_days=form.cleaned_data["expires_days"])
-        except ServiceError as exc:
-            add_service_errors(form, exc)
-        else:
-            # Shown in this response only: the secret is not stored, so it cannot be shown again.
-            response = render(request, "accounts/account.html",
-                              _account_context(request, new_token=token, new_secret=secret))
-            response["Cache-Control"] = "no-store"
-            return response
+    outcome = run_form(request, form, lambda: services.api_token_create(
+        actor=request.user, user=request.user, name=form.cleaned_data["name"],
+        expires_days=form.cleaned_data["expires_days"]))
+    if outcome.ok:
+        token, secret = outcome.result
+        # Shown in this response only: the secret is not stored, so it cannot be shown again.
+        response = render(request, "accounts/account.html",
+                          _account_context(request, new_token=token, new_secret=secret))
+        response["Cache-Control"] = "no-store"
+        return response
     return render(request, "accounts/token_create.html", {"form": form},
                   status=422 if form.is_bound and form.errors else 200)
 
@@ -129,14 +125,13 @@ def token_create(request):
 def token_revoke(request, token_id: int):
     token = selectors.api_token_get(request.user, token_id)
     form = TokenRevokeForm(request.POST if request.method == "POST" else None)
-    if form.is_bound and form.is_valid():
-        try:
-            services.api_token_revoke(actor=request.user, token=token, reason=form.cleaned_data["reason"])
-        except ServiceError as exc:
-            add_service_errors(form, exc)
-        else:
-            messages.success(request, f"API token {token.prefix}… revoked. Clients using it are refused from now on.")
-            return redirect("account")
+    outcome = run_form(
+        request, form,
+        lambda: services.api_token_revoke(actor=request.user, token=token, reason=form.cleaned_data["reason"]),
+        success=f"API token {token.prefix}… revoked. Clients using it are refused from now on.",
+        redirect_to="account")
+    if outcome.response is not None:
+        return outcome.response
     return render(request, "accounts/token_revoke.html", {"form": form, "token": token})
 
 
@@ -163,17 +158,17 @@ def study_team(request, study_id: int):
             if target is None or not target.is_active:
                 form.add_error("username", "There is no active user with this user name.")
             else:
-                try:
-                    services.membership_grant(actor=user, user=target, role=form.cleaned_data["role"], study=study,
-                                              sites=list(form.cleaned_data["sites"]),
-                                              reason=form.cleaned_data["reason"])
-                except ServiceError as exc:
-                    add_service_errors(form, exc)
-                    status = exc.status_code
-                else:
-                    messages.success(request, f"{target.display_name} now has the role "
-                                              f"{services.role_label(form.cleaned_data['role'])}.")
-                    return redirect("study-team", study.pk)
+                outcome = run_form(
+                    request, form,
+                    lambda: services.membership_grant(actor=user, user=target, role=form.cleaned_data["role"],
+                                                      study=study, sites=list(form.cleaned_data["sites"]),
+                                                      reason=form.cleaned_data["reason"]),
+                    success=lambda _: (f"{target.display_name} now has the role "
+                                       f"{services.role_label(form.cleaned_data['role'])}."),
+                    redirect_to=("study-team", study.pk))
+                if outcome.response is not None:
+                    return outcome.response
+                status = outcome.status
         if form.errors and status == 200:
             status = 422
     context = study_page_context(request, study, "team")
@@ -195,21 +190,17 @@ def membership_revoke(request, membership_id: int):
         permissions.require(user, "user.manage")
     form = MembershipRevokeForm(request.POST if request.method == "POST" else None,
                                 initial={"version": membership.version})
-    status = 200
-    if form.is_bound and form.is_valid():
-        try:
-            services.membership_revoke(actor=user, membership=membership, reason=form.cleaned_data["reason"],
-                                       version=form.cleaned_data["version"])
-        except ServiceError as exc:
-            add_service_errors(form, exc)
-            status = exc.status_code
-            membership = selectors.membership_get(user, membership_id)
-        else:
-            messages.success(request, f"Role {services.role_label(membership.role)} revoked from "
-                                      f"{membership.user.display_name}.")
-            return redirect("study-team", membership.study_id) if membership.study_id else redirect("account")
-    elif form.is_bound:
-        status = 422
+    outcome = run_form(
+        request, form,
+        lambda: services.membership_revoke(actor=user, membership=membership, reason=form.cleaned_data["reason"],
+                                           version=form.cleaned_data["version"]),
+        success=lambda _: (f"Role {services.role_label(membership.role)} revoked from "
+                           f"{membership.user.display_name}."),
+        redirect_to=lambda _: ("study-team", membership.study_id) if membership.study_id else "account")
+    if outcome.response is not None:
+        return outcome.response
+    if outcome.error is not None:
+        membership = selectors.membership_get(user, membership_id)
     return render(request, "accounts/membership_revoke.html",
                   {"form": form, "membership": membership, "role_label": services.role_label(membership.role),
-                   "stale_url": request.path}, status=status)
+                   "stale_url": request.path}, status=outcome.status)

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 from django import forms
+from django.contrib import messages
 from django.core.paginator import Paginator
-from django.shortcuts import render
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
 from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 
@@ -57,15 +62,59 @@ def add_service_errors(form, exc: ServiceError) -> None:
         form.add_error(None, exc.message)
         return
     placed = False
-    for field, messages in (exc.errors or {}).items():
+    for field, texts in (exc.errors or {}).items():
         target = field if field in form.fields and field not in _RECORD_KEYS else None
         if target is not None and form.fields[target].widget.is_hidden:
             target = None
-        for message in messages:
-            form.add_error(target, message)
+        for text in texts:
+            form.add_error(target, text)
             placed = True
     if not placed:
         form.add_error(None, exc.message)
+
+
+@dataclass
+class FormOutcome:
+    """What `run_form` did with a form: the action's result, the service error, the redirect after success."""
+
+    form: forms.Form
+    ok: bool = False  # the action ran without a service error
+    result: Any = None
+    error: ServiceError | None = None
+    response: HttpResponse | None = None
+
+    @property
+    def status(self) -> int:
+        """Status for showing the form again: the service error's own (409 stale, ...), 422 for bad input."""
+        if self.form.is_bound and self.form.errors:
+            return self.error.status_code if self.error is not None else 422
+        return 200
+
+
+def run_form(request, form, action: Callable[[], Any], *, success: str | Callable[[Any], str] | None = None,
+             redirect_to: Any = None) -> FormOutcome:
+    """Call `action` (the service call, no arguments) if the submitted form is valid.
+
+    A service error goes onto the form (`add_service_errors`) and into `.error`. After success the
+    `success` message is flashed and `.response` redirects to `redirect_to`: each may be a function of
+    the action's result; a tuple is a URL name with its arguments, as `redirect` takes them.
+    """
+    outcome = FormOutcome(form)
+    if not (form.is_bound and form.is_valid()):
+        return outcome
+    try:
+        outcome.result = action()
+    except ServiceError as error:
+        outcome.error = error
+        add_service_errors(form, error)
+        return outcome
+    outcome.ok = True
+    if success is not None:
+        messages.success(request, success(outcome.result) if callable(success) else success)
+    if redirect_to is not None:
+        target = redirect_to(outcome.result) if callable(redirect_to) else redirect_to
+        outcome.response = redirect(*target) if isinstance(target, tuple) else redirect(target)
+    return outcome
 
 
 def paginate(request, items, per_page: int = PAGE_SIZE):

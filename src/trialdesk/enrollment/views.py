@@ -5,15 +5,14 @@ Reads go through enrollment.selectors, writes through enrollment.services.
 
 from __future__ import annotations
 
-from django.contrib import messages
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.urls import reverse
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods
 
 from trialdesk.accounts import permissions
-from trialdesk.core.errors import NotFound, ServiceError, ValidationFailed
-from trialdesk.core.views_utils import add_service_errors, render_list, web_view
+from trialdesk.core.errors import NotFound, ValidationFailed
+from trialdesk.core.views_utils import add_service_errors, render_list, run_form, web_view
 from trialdesk.enrollment import charts, curves, selectors, services
 from trialdesk.enrollment.forms import (
     SORTS,
@@ -150,20 +149,16 @@ def enrollment_plan_create(request, study_id: int):
     form = PlanForm(request.POST if request.method == "POST" and existing is None else None,
                     initial={"target": study.planned_enrollment,
                              "planned_last_subject_in": study.planned_last_subject_in, "label": "Original plan"})
-    exc = None
-    if form.is_bound and form.is_valid():
-        try:
-            services.enrollment_plan_create(user=user, study=study, data=form.record_data())
-        except ServiceError as error:
-            exc = error
-            add_service_errors(form, error)
-        else:
-            messages.success(request, "Enrollment plan created (baseline 1). Add its sites and countries next.")
-            return redirect("enrollment-plan", study.pk)
+    outcome = run_form(request, form,
+                       lambda: services.enrollment_plan_create(user=user, study=study, data=form.record_data()),
+                       success="Enrollment plan created (baseline 1). Add its sites and countries next.",
+                       redirect_to=("enrollment-plan", study.pk))
+    if outcome.response is not None:
+        return outcome.response
     return render(request, "enrollment/plan_form.html",
                   _context(request, study, form=form, existing=existing, title="Create the enrollment plan",
                            submit_label="Create plan", cancel_url=reverse("enrollment-plan", args=[study.pk])),
-                  status=_error_status(exc) if form.is_bound and form.errors else 200)
+                  status=outcome.status)
 
 
 @require_http_methods(["GET", "POST"])
@@ -176,21 +171,19 @@ def enrollment_plan_edit(request, study_id: int):
     form = PlanEditForm(request.POST if request.method == "POST" else None,
                         initial={"label": plan.label, "target": plan.target,
                                  "planned_last_subject_in": plan.planned_last_subject_in, "version": plan.version})
-    exc = None
-    if form.is_bound and form.is_valid():
-        try:
-            services.enrollment_plan_update(user=user, plan=plan, data=form.record_data(only_changed=True),
-                                            version=form.cleaned_data["version"], reason=form.cleaned_data["reason"])
-        except ServiceError as error:
-            exc = error
-            add_service_errors(form, error)
-        else:
-            messages.success(request, "Changes saved." if form.changed_data else "Nothing was changed.")
-            return redirect("enrollment-plan", study.pk)
+    outcome = run_form(
+        request, form,
+        lambda: services.enrollment_plan_update(user=user, plan=plan, data=form.record_data(only_changed=True),
+                                                version=form.cleaned_data["version"],
+                                                reason=form.cleaned_data["reason"]),
+        success=lambda _: "Changes saved." if form.changed_data else "Nothing was changed.",
+        redirect_to=("enrollment-plan", study.pk))
+    if outcome.response is not None:
+        return outcome.response
     return render(request, "enrollment/plan_form.html",
                   _context(request, study, form=form, title=f"Edit baseline {plan.baseline}", submit_label="Save",
                            cancel_url=reverse("enrollment-plan", args=[study.pk]), stale_url=request.path),
-                  status=_error_status(exc) if form.is_bound and form.errors else 200)
+                  status=outcome.status)
 
 
 @require_http_methods(["GET", "POST"])
@@ -203,25 +196,24 @@ def enrollment_plan_rebaseline(request, study_id: int):
     form = RebaselineForm(request.POST if request.method == "POST" else None,
                           initial={"label": "", "target": plan.target,
                                    "planned_last_subject_in": plan.planned_last_subject_in, "version": plan.version})
-    exc = None
-    if form.is_bound and form.is_valid():
+
+    def rebaseline():
         data = {k: v for k, v in form.record_data().items() if k in form.changed_data or k == "label"}
-        try:
-            new = services.enrollment_plan_rebaseline(user=user, plan=plan, reason=form.cleaned_data["reason"],
-                                                      version=form.cleaned_data["version"], data=data)
-        except ServiceError as error:
-            exc = error
-            add_service_errors(form, error)
-        else:
-            messages.success(request, f"Re-baselined: baseline {new.baseline} is now current; baseline "
-                                      f"{plan.baseline} is kept in the history.")
-            return redirect("enrollment-plan", study.pk)
+        return services.enrollment_plan_rebaseline(user=user, plan=plan, reason=form.cleaned_data["reason"],
+                                                   version=form.cleaned_data["version"], data=data)
+
+    outcome = run_form(request, form, rebaseline,
+                       success=lambda new: (f"Re-baselined: baseline {new.baseline} is now current; baseline "
+                                            f"{plan.baseline} is kept in the history."),
+                       redirect_to=("enrollment-plan", study.pk))
+    if outcome.response is not None:
+        return outcome.response
     return render(request, "enrollment/plan_form.html",
                   _context(request, study, form=form, title=f"Re-baseline (baseline {plan.baseline} → "
                                                             f"{plan.baseline + 1})",
                            submit_label="Re-baseline", cancel_url=reverse("enrollment-plan", args=[study.pk]),
                            stale_url=request.path, rebaseline=True, plan=plan),
-                  status=_error_status(exc) if form.is_bound and form.errors else 200)
+                  status=outcome.status)
 
 
 def _study_sites(user, study):
@@ -236,20 +228,15 @@ def enrollment_entry_create(request, study_id: int):
     permissions.require(user, "enrollment.plan", study)
     plan = _current_plan_or_404(user, study)
     form = EntryForm(request.POST if request.method == "POST" else None, sites=_study_sites(user, study))
-    exc = None
-    if form.is_bound and form.is_valid():
-        try:
-            services.enrollment_plan_entry_create(user=user, plan=plan, data=form.record_data())
-        except ServiceError as error:
-            exc = error
-            add_service_errors(form, error)
-        else:
-            messages.success(request, "Plan entry added.")
-            return redirect("enrollment-plan", study.pk)
+    outcome = run_form(request, form,
+                       lambda: services.enrollment_plan_entry_create(user=user, plan=plan, data=form.record_data()),
+                       success="Plan entry added.", redirect_to=("enrollment-plan", study.pk))
+    if outcome.response is not None:
+        return outcome.response
     return render(request, "enrollment/plan_form.html",
                   _context(request, study, form=form, title=f"Add an entry to baseline {plan.baseline}",
                            submit_label="Add entry", cancel_url=reverse("enrollment-plan", args=[study.pk])),
-                  status=_error_status(exc) if form.is_bound and form.errors else 200)
+                  status=outcome.status)
 
 
 @require_http_methods(["GET", "POST"])
@@ -264,22 +251,20 @@ def enrollment_entry_edit(request, entry_id: int):
     initial["version"] = entry.version
     form = EntryEditForm(request.POST if request.method == "POST" else None, initial=initial,
                          sites=_study_sites(user, study))
-    exc = None
-    if form.is_bound and form.is_valid():
-        try:
-            services.enrollment_plan_entry_update(user=user, entry=entry, data=form.record_data(only_changed=True),
-                                                  version=form.cleaned_data["version"],
-                                                  reason=form.cleaned_data["reason"])
-        except ServiceError as error:
-            exc = error
-            add_service_errors(form, error)
-        else:
-            messages.success(request, "Changes saved." if form.changed_data else "Nothing was changed.")
-            return redirect("enrollment-plan", study.pk)
+    outcome = run_form(
+        request, form,
+        lambda: services.enrollment_plan_entry_update(user=user, entry=entry,
+                                                      data=form.record_data(only_changed=True),
+                                                      version=form.cleaned_data["version"],
+                                                      reason=form.cleaned_data["reason"]),
+        success=lambda _: "Changes saved." if form.changed_data else "Nothing was changed.",
+        redirect_to=("enrollment-plan", study.pk))
+    if outcome.response is not None:
+        return outcome.response
     return render(request, "enrollment/plan_form.html",
                   _context(request, study, form=form, title=f"Edit the entry for {entry}", submit_label="Save",
                            cancel_url=reverse("enrollment-plan", args=[study.pk]), stale_url=request.path),
-                  status=_error_status(exc) if form.is_bound and form.errors else 200)
+                  status=outcome.status)
 
 
 @require_http_methods(["GET", "POST"])
@@ -290,22 +275,18 @@ def enrollment_entry_delete(request, entry_id: int):
     study = entry.plan.study
     permissions.require(user, "enrollment.plan", study)
     form = EntryDeleteForm(request.POST if request.method == "POST" else None, initial={"version": entry.version})
-    exc = None
-    if form.is_bound and form.is_valid():
-        try:
-            services.enrollment_plan_entry_delete(user=user, entry=entry, version=form.cleaned_data["version"],
-                                                  reason=form.cleaned_data["reason"])
-        except ServiceError as error:
-            exc = error
-            add_service_errors(form, error)
-        else:
-            messages.success(request, "Plan entry deleted.")
-            return redirect("enrollment-plan", study.pk)
+    outcome = run_form(
+        request, form,
+        lambda: services.enrollment_plan_entry_delete(user=user, entry=entry, version=form.cleaned_data["version"],
+                                                      reason=form.cleaned_data["reason"]),
+        success="Plan entry deleted.", redirect_to=("enrollment-plan", study.pk))
+    if outcome.response is not None:
+        return outcome.response
     return render(request, "enrollment/plan_form.html",
                   _context(request, study, form=form, title=f"Delete the entry for {entry}",
                            submit_label="Delete entry", danger=True,
                            cancel_url=reverse("enrollment-plan", args=[study.pk]), stale_url=request.path),
-                  status=_error_status(exc) if form.is_bound and form.errors else 200)
+                  status=outcome.status)
 
 
 @require_http_methods(["GET", "POST"])
@@ -316,27 +297,28 @@ def enrollment_entries_generate(request, study_id: int):
     permissions.require(user, "enrollment.plan", study)
     plan = _current_plan_or_404(user, study)
     form = GenerateEntriesForm(request.POST if request.method == "POST" else None)
-    exc = None
-    if form.is_bound and form.is_valid():
-        try:
-            created, skipped = services.enrollment_plan_entries_generate(
-                user=user, plan=plan, rate_per_month=form.cleaned_data["rate_per_month"],
-                activation_date=form.cleaned_data["activation_date"],
-                planned_subjects=form.cleaned_data["planned_subjects"])
-        except ServiceError as error:
-            exc = error
-            add_service_errors(form, error)
-        else:
-            text = f"{len(created)} entr{'y' if len(created) == 1 else 'ies'} added."
-            if skipped:
-                text += (" No planned activation date for site " + ", ".join(s.site_number for s in skipped)
-                         + ": give an activation date to include them.")
-            messages.success(request, text)
-            return redirect("enrollment-plan", study.pk)
+
+    def added(result) -> str:
+        created, skipped = result
+        text = f"{len(created)} entr{'y' if len(created) == 1 else 'ies'} added."
+        if skipped:
+            text += (" No planned activation date for site " + ", ".join(s.site_number for s in skipped)
+                     + ": give an activation date to include them.")
+        return text
+
+    outcome = run_form(
+        request, form,
+        lambda: services.enrollment_plan_entries_generate(
+            user=user, plan=plan, rate_per_month=form.cleaned_data["rate_per_month"],
+            activation_date=form.cleaned_data["activation_date"],
+            planned_subjects=form.cleaned_data["planned_subjects"]),
+        success=added, redirect_to=("enrollment-plan", study.pk))
+    if outcome.response is not None:
+        return outcome.response
     return render(request, "enrollment/plan_form.html",
                   _context(request, study, form=form, title="Add entries for the study's sites",
                            submit_label="Add entries", cancel_url=reverse("enrollment-plan", args=[study.pk])),
-                  status=_error_status(exc) if form.is_bound and form.errors else 200)
+                  status=outcome.status)
 
 
 # --- What-if -------------------------------------------------------------------------------------------

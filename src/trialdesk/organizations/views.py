@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from django.contrib import messages
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from trialdesk.accounts import permissions
 from trialdesk.audit.selectors import audit_record_history
 from trialdesk.audit.views import audit_panel, render_audit
-from trialdesk.core.errors import ServiceError
-from trialdesk.core.views_utils import add_service_errors, paginate, render_list, web_view
+from trialdesk.core.views_utils import paginate, render_list, run_form, web_view
 from trialdesk.organizations import selectors, services
 from trialdesk.organizations.forms import (
     ORG_FORM_FIELDS,
@@ -23,10 +21,6 @@ from trialdesk.organizations.forms import (
     PersonFilterForm,
     PersonForm,
 )
-
-
-def _error_status(exc) -> int:
-    return exc.status_code if exc is not None else 422
 
 
 def _page_context(request, obj, *, kind: str, active: str) -> dict:
@@ -68,20 +62,15 @@ def organization_create(request):
     user = request.user
     permissions.require(user, "org.edit")
     form = OrganizationForm(request.POST if request.method == "POST" else None)
-    exc = None
-    if form.is_bound and form.is_valid():
-        try:
-            org = services.organization_create(user=user, data=form.record_data())
-        except ServiceError as error:
-            exc = error
-            add_service_errors(form, error)
-        else:
-            messages.success(request, f"Organization “{org.name}” created.")
-            return redirect("organization-detail", org.pk)
+    outcome = run_form(request, form, lambda: services.organization_create(user=user, data=form.record_data()),
+                       success=lambda org: f"Organization “{org.name}” created.",
+                       redirect_to=lambda org: ("organization-detail", org.pk))
+    if outcome.response is not None:
+        return outcome.response
     return render(request, "organizations/record_form.html",
                   {"form": form, "title": "New organization", "list_url": reverse("organization-list"),
                    "list_label": "Organizations", "cancel_url": reverse("organization-list")},
-                  status=_error_status(exc) if form.is_bound and form.errors else 200)
+                  status=outcome.status)
 
 
 @require_GET
@@ -104,24 +93,22 @@ def organization_edit(request, org_id: int):
     initial = {name: getattr(org, name) for name in ORG_FORM_FIELDS}
     initial["version"] = org.version
     form = OrganizationEditForm(request.POST if request.method == "POST" else None, initial=initial)
-    exc = None
-    if form.is_bound and form.is_valid():
-        try:
-            services.organization_update(user=user, organization=org, data=form.record_data(only_changed=True),
-                                         version=form.cleaned_data["version"], reason=form.cleaned_data["reason"])
-        except ServiceError as error:
-            exc = error
-            add_service_errors(form, error)
-            org = selectors.organization_get(user, org_id)
-        else:
-            messages.success(request, "Changes saved." if form.changed_data else "Nothing was changed.")
-            return redirect("organization-detail", org.pk)
+    outcome = run_form(
+        request, form,
+        lambda: services.organization_update(user=user, organization=org, data=form.record_data(only_changed=True),
+                                             version=form.cleaned_data["version"],
+                                             reason=form.cleaned_data["reason"]),
+        success=lambda _: "Changes saved." if form.changed_data else "Nothing was changed.",
+        redirect_to=("organization-detail", org.pk))
+    if outcome.response is not None:
+        return outcome.response
+    if outcome.error is not None:
+        org = selectors.organization_get(user, org_id)
     context = _page_context(request, org, kind="organization", active="overview")
     context.update({"form": form, "title": f"Edit {org.name}", "cancel_url": reverse("organization-detail",
                                                                                     args=[org.pk]),
                     "stale_url": request.path})
-    return render(request, "organizations/record_form.html", context,
-                  status=_error_status(exc) if form.is_bound and form.errors else 200)
+    return render(request, "organizations/record_form.html", context, status=outcome.status)
 
 
 @require_GET
@@ -166,20 +153,15 @@ def person_create(request):
         initial["organization"] = org_id
     form = PersonForm(request.POST if request.method == "POST" else None, initial=initial,
                       organizations=selectors.organization_list(user))
-    exc = None
-    if form.is_bound and form.is_valid():
-        try:
-            person = services.person_create(user=user, data=form.record_data())
-        except ServiceError as error:
-            exc = error
-            add_service_errors(form, error)
-        else:
-            messages.success(request, f"{person.full_name} added.")
-            return redirect("person-detail", person.pk)
+    outcome = run_form(request, form, lambda: services.person_create(user=user, data=form.record_data()),
+                       success=lambda person: f"{person.full_name} added.",
+                       redirect_to=lambda person: ("person-detail", person.pk))
+    if outcome.response is not None:
+        return outcome.response
     return render(request, "organizations/record_form.html",
                   {"form": form, "title": "New person", "list_url": reverse("person-list"), "list_label": "People",
                    "cancel_url": reverse("person-list")},
-                  status=_error_status(exc) if form.is_bound and form.errors else 200)
+                  status=outcome.status)
 
 
 @require_GET
@@ -200,23 +182,20 @@ def person_edit(request, person_id: int):
     initial["version"] = person.version
     form = PersonEditForm(request.POST if request.method == "POST" else None, initial=initial,
                           organizations=selectors.organization_list(user))
-    exc = None
-    if form.is_bound and form.is_valid():
-        try:
-            services.person_update(user=user, person=person, data=form.record_data(only_changed=True),
-                                   version=form.cleaned_data["version"], reason=form.cleaned_data["reason"])
-        except ServiceError as error:
-            exc = error
-            add_service_errors(form, error)
-            person = selectors.person_get(user, person_id)
-        else:
-            messages.success(request, "Changes saved." if form.changed_data else "Nothing was changed.")
-            return redirect("person-detail", person.pk)
+    outcome = run_form(
+        request, form,
+        lambda: services.person_update(user=user, person=person, data=form.record_data(only_changed=True),
+                                       version=form.cleaned_data["version"], reason=form.cleaned_data["reason"]),
+        success=lambda _: "Changes saved." if form.changed_data else "Nothing was changed.",
+        redirect_to=("person-detail", person.pk))
+    if outcome.response is not None:
+        return outcome.response
+    if outcome.error is not None:
+        person = selectors.person_get(user, person_id)
     context = _page_context(request, person, kind="person", active="overview")
     context.update({"form": form, "title": f"Edit {person.full_name}",
                     "cancel_url": reverse("person-detail", args=[person.pk]), "stale_url": request.path})
-    return render(request, "organizations/record_form.html", context,
-                  status=_error_status(exc) if form.is_bound and form.errors else 200)
+    return render(request, "organizations/record_form.html", context, status=outcome.status)
 
 
 @require_GET

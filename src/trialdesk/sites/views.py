@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from django.contrib import messages
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
@@ -11,8 +10,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from trialdesk.accounts import permissions
 from trialdesk.audit.selectors import audit_record_history
 from trialdesk.audit.views import audit_panel, render_audit
-from trialdesk.core.errors import ServiceError
-from trialdesk.core.views_utils import TransitionForm, add_service_errors, paginate, render_list, web_view
+from trialdesk.core.views_utils import TransitionForm, paginate, render_list, run_form, web_view
 from trialdesk.organizations.selectors import organization_list, person_list
 from trialdesk.sites import selectors, services
 from trialdesk.sites.forms import DETAIL_FIELDS, MILESTONE_FIELDS, SiteEditForm, SiteFilterForm, SiteForm
@@ -47,10 +45,6 @@ def _form_kwargs(user, current_institution_id=None) -> dict:
     return {"institutions": institutions, "people": person_list(user)}
 
 
-def _error_status(exc) -> int:
-    return exc.status_code if exc is not None else 422
-
-
 @require_GET
 @web_view
 def study_sites(request, study_id: int):
@@ -77,20 +71,14 @@ def site_create(request, study_id: int):
     study = study_get(user, study_id)
     permissions.require(user, "site.create", study)
     form = SiteForm(request.POST if request.method == "POST" else None, **_form_kwargs(user))
-    exc = None
-    if form.is_bound and form.is_valid():
-        try:
-            site = services.site_create(user=user, study=study, data=form.record_data())
-        except ServiceError as error:
-            exc = error
-            add_service_errors(form, error)
-        else:
-            messages.success(request, f"Site {site.site_number} added as a candidate.")
-            return redirect("site-detail", site.pk)
+    outcome = run_form(request, form, lambda: services.site_create(user=user, study=study, data=form.record_data()),
+                       success=lambda site: f"Site {site.site_number} added as a candidate.",
+                       redirect_to=lambda site: ("site-detail", site.pk))
+    if outcome.response is not None:
+        return outcome.response
     context = study_page_context(request, study, "sites")
     context.update({"form": form, "title": "Add a site", "cancel_url": reverse("study-sites", args=[study.pk])})
-    return render(request, "sites/site_form.html", context,
-                  status=_error_status(exc) if form.is_bound and form.errors else 200)
+    return render(request, "sites/site_form.html", context, status=outcome.status)
 
 
 @require_GET
@@ -115,23 +103,20 @@ def site_edit(request, site_id: int):
     initial["version"] = site.version
     form = SiteEditForm(request.POST if request.method == "POST" else None, initial=initial,
                         **_form_kwargs(user, site.institution_id))
-    exc = None
-    if form.is_bound and form.is_valid():
-        try:
-            services.site_update(user=user, site=site, data=form.record_data(only_changed=True),
-                                 version=form.cleaned_data["version"], reason=form.cleaned_data["reason"])
-        except ServiceError as error:
-            exc = error
-            add_service_errors(form, error)
-            site = selectors.site_get(user, site_id)
-        else:
-            messages.success(request, "Changes saved." if form.changed_data else "Nothing was changed.")
-            return redirect("site-detail", site.pk)
+    outcome = run_form(
+        request, form,
+        lambda: services.site_update(user=user, site=site, data=form.record_data(only_changed=True),
+                                     version=form.cleaned_data["version"], reason=form.cleaned_data["reason"]),
+        success=lambda _: "Changes saved." if form.changed_data else "Nothing was changed.",
+        redirect_to=("site-detail", site.pk))
+    if outcome.response is not None:
+        return outcome.response
+    if outcome.error is not None:
+        site = selectors.site_get(user, site_id)
     context = site_page_context(request, site, "overview")
     context.update({"form": form, "title": f"Edit site {site.site_number}", "editing": True,
                     "cancel_url": reverse("site-detail", args=[site.pk]), "stale_url": request.path})
-    return render(request, "sites/site_form.html", context,
-                  status=_error_status(exc) if form.is_bound and form.errors else 200)
+    return render(request, "sites/site_form.html", context, status=outcome.status)
 
 
 @require_http_methods(["GET", "POST"])
@@ -142,22 +127,19 @@ def site_transition(request, site_id: int):
     permissions.require(user, "site.transition", site)
     form = TransitionForm(request.POST if request.method == "POST" else None, choices=_status_choices(site.status),
                           initial={"version": site.version})
-    exc = None
-    if form.is_bound and form.is_valid():
-        try:
-            services.site_transition(user=user, site=site, status=form.cleaned_data["status"],
-                                     version=form.cleaned_data["version"], reason=form.cleaned_data["reason"])
-        except ServiceError as error:
-            exc = error
-            add_service_errors(form, error)
-            site = selectors.site_get(user, site_id)
-        else:
-            messages.success(request, f"Site status changed to {SITE_STATUSES[site.status]}.")
-            return redirect("site-detail", site.pk)
+    outcome = run_form(
+        request, form,
+        lambda: services.site_transition(user=user, site=site, status=form.cleaned_data["status"],
+                                         version=form.cleaned_data["version"], reason=form.cleaned_data["reason"]),
+        success=lambda _: f"Site status changed to {SITE_STATUSES[site.status]}.",
+        redirect_to=("site-detail", site.pk))
+    if outcome.response is not None:
+        return outcome.response
+    if outcome.error is not None:
+        site = selectors.site_get(user, site_id)
     context = site_page_context(request, site, "overview")
     context.update({"form": form, "stale_url": reverse("site-detail", args=[site.pk])})
-    return render(request, "sites/site_transition.html", context,
-                  status=_error_status(exc) if form.is_bound and form.errors else 200)
+    return render(request, "sites/site_transition.html", context, status=outcome.status)
 
 
 @require_GET

@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-from django.contrib import messages
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from trialdesk.accounts import permissions
-from trialdesk.core.errors import ServiceError
-from trialdesk.core.views_utils import (
-    TransitionForm,
-    add_service_errors,
-    paginate,
-    render_list,
-    web_view,
-)
+from trialdesk.core.views_utils import TransitionForm, paginate, render_list, run_form, web_view
 from trialdesk.organizations.selectors import organization_list
 from trialdesk.signatures.selectors import signature_check
 from trialdesk.studies import selectors, services
@@ -72,10 +64,6 @@ def _status_choices(current: str) -> list[tuple[str, str]]:
     return [(key, label) for key, label in STUDY_STATUSES.items() if key in allowed]
 
 
-def _error_status(exc: ServiceError | None) -> int:
-    return exc.status_code if exc is not None else 422
-
-
 # --- Portfolio -------------------------------------------------------------------------------------------
 
 @require_GET
@@ -116,20 +104,16 @@ def study_create(request):
     permissions.require(user, "study.create")
     form = StudyForm(request.POST if request.method == "POST" else None, organizations=organization_list(user),
                      initial={"study_type": "INTERVENTIONAL"})
-    exc = None
-    if form.is_bound and form.is_valid():
-        try:
-            study = services.study_create(user=user, data=form.record_data(exclude=("collaborators",)),
-                                          collaborators=list(form.cleaned_data["collaborators"]))
-        except ServiceError as error:
-            exc = error
-            add_service_errors(form, error)
-        else:
-            messages.success(request, f"Study {study.protocol_number} created in Planning.")
-            return redirect("study-detail", study.pk)
+    outcome = run_form(
+        request, form,
+        lambda: services.study_create(user=user, data=form.record_data(exclude=("collaborators",)),
+                                      collaborators=list(form.cleaned_data["collaborators"])),
+        success=lambda study: f"Study {study.protocol_number} created in Planning.",
+        redirect_to=lambda study: ("study-detail", study.pk))
+    if outcome.response is not None:
+        return outcome.response
     return render(request, "studies/study_create.html",
-                  {"form": form, "creating": True, "cancel_url": reverse("portfolio")},
-                  status=_error_status(exc) if form.is_bound and form.errors else 200)
+                  {"form": form, "creating": True, "cancel_url": reverse("portfolio")}, status=outcome.status)
 
 
 EDIT_SECTIONS = {
@@ -156,28 +140,28 @@ def _study_edit(request, study_id: int, section: str):
     kwargs = {"organizations": organization_list(user)} if section == "general" else {}
     form = form_class(request.POST if request.method == "POST" else None, initial=_study_initial(study, form_class),
                       **kwargs)
-    exc = None
-    if form.is_bound and form.is_valid():
+
+    def update():
         collaborators = None
         if "collaborators" in form.changed_data:
             collaborators = list(form.cleaned_data["collaborators"])
-        try:
-            services.study_update(user=user, study=study,
-                                  data=form.record_data(only_changed=True, exclude=("collaborators",)),
-                                  version=form.cleaned_data["version"], reason=form.cleaned_data["reason"],
-                                  collaborators=collaborators)
-        except ServiceError as error:
-            exc = error
-            add_service_errors(form, error)
-            study = selectors.study_get(user, study_id)  # the failed call may have changed it in memory
-        else:
-            messages.success(request, "Changes saved." if form.changed_data else "Nothing was changed.")
-            return redirect(back, study.pk)
+        services.study_update(user=user, study=study,
+                              data=form.record_data(only_changed=True, exclude=("collaborators",)),
+                              version=form.cleaned_data["version"], reason=form.cleaned_data["reason"],
+                              collaborators=collaborators)
+
+    outcome = run_form(request, form, update,
+                       success=lambda _: "Changes saved." if form.changed_data else "Nothing was changed.",
+                       redirect_to=(back, study.pk))
+    if outcome.response is not None:
+        return outcome.response
+    if outcome.error is not None:
+        study = selectors.study_get(user, study_id)  # the failed call may have changed it in memory
     context = study_page_context(request, study, tab)
     context.update({"form": form, "title": title, "section": section, "cancel_url": reverse(back, args=[study.pk]),
                     "stale_url": request.path, "pairs": section == "dates"})
     template = "studies/study_form.html" if section == "general" else "studies/study_record_form.html"
-    return render(request, template, context, status=_error_status(exc) if form.is_bound and form.errors else 200)
+    return render(request, template, context, status=outcome.status)
 
 
 @require_http_methods(["GET", "POST"])
@@ -206,22 +190,19 @@ def study_transition(request, study_id: int):
     permissions.require(user, "study.transition", study)
     form = TransitionForm(request.POST if request.method == "POST" else None,
                           choices=_status_choices(study.status), initial={"version": study.version})
-    exc = None
-    if form.is_bound and form.is_valid():
-        try:
-            services.study_transition(user=user, study=study, status=form.cleaned_data["status"],
-                                      version=form.cleaned_data["version"], reason=form.cleaned_data["reason"])
-        except ServiceError as error:
-            exc = error
-            add_service_errors(form, error)
-            study = selectors.study_get(user, study_id)
-        else:
-            messages.success(request, f"Study status changed to {STUDY_STATUSES[study.status]}.")
-            return redirect("study-detail", study.pk)
+    outcome = run_form(
+        request, form,
+        lambda: services.study_transition(user=user, study=study, status=form.cleaned_data["status"],
+                                          version=form.cleaned_data["version"], reason=form.cleaned_data["reason"]),
+        success=lambda _: f"Study status changed to {STUDY_STATUSES[study.status]}.",
+        redirect_to=("study-detail", study.pk))
+    if outcome.response is not None:
+        return outcome.response
+    if outcome.error is not None:
+        study = selectors.study_get(user, study_id)
     context = study_page_context(request, study, "overview")
     context.update({"form": form, "stale_url": reverse("study-detail", args=[study.pk])})
-    return render(request, "studies/study_transition.html", context,
-                  status=_error_status(exc) if form.is_bound and form.errors else 200)
+    return render(request, "studies/study_transition.html", context, status=outcome.status)
 
 
 # --- Tabs ------------------------------------------------------------------------------------------------
@@ -275,13 +256,11 @@ def study_protocols(request, study_id: int):
 
 # --- Arms and interventions --------------------------------------------------------------------------------
 
-def _record_form_page(request, *, study, tab: str, form, title: str, cancel_url: str, exc=None,
-                      status: int | None = None, extra: dict | None = None):
+def _record_form_page(request, *, study, tab: str, form, title: str, cancel_url: str, status: int,
+                      extra: dict | None = None):
     context = study_page_context(request, study, tab)
     context.update({"form": form, "title": title, "cancel_url": cancel_url, "stale_url": request.path,
                     **(extra or {})})
-    if status is None:
-        status = _error_status(exc) if form.is_bound and form.errors else 200
     return render(request, "studies/study_record_form.html", context, status=status)
 
 
@@ -292,18 +271,12 @@ def arm_create(request, study_id: int):
     study = selectors.study_get(user, study_id)
     permissions.require(user, "study.edit", study)
     form = ArmForm(request.POST if request.method == "POST" else None)
-    exc = None
-    if form.is_bound and form.is_valid():
-        try:
-            arm = services.arm_create(user=user, study=study, data=form.record_data())
-        except ServiceError as error:
-            exc = error
-            add_service_errors(form, error)
-        else:
-            messages.success(request, f"Arm “{arm.label}” added.")
-            return redirect("study-arms", study.pk)
+    outcome = run_form(request, form, lambda: services.arm_create(user=user, study=study, data=form.record_data()),
+                       success=lambda arm: f"Arm “{arm.label}” added.", redirect_to=("study-arms", study.pk))
+    if outcome.response is not None:
+        return outcome.response
     return _record_form_page(request, study=study, tab="arms", form=form, title="Add an arm",
-                             cancel_url=reverse("study-arms", args=[study.pk]), exc=exc)
+                             cancel_url=reverse("study-arms", args=[study.pk]), status=outcome.status)
 
 
 @require_http_methods(["GET", "POST"])
@@ -315,20 +288,17 @@ def arm_edit(request, arm_id: int):
     initial = {"label": arm.label, "arm_type": arm.arm_type, "description": arm.description,
                "planned_enrollment": arm.planned_enrollment, "version": arm.version}
     form = ArmEditForm(request.POST if request.method == "POST" else None, initial=initial)
-    exc = None
-    if form.is_bound and form.is_valid():
-        try:
-            services.arm_update(user=user, arm=arm, data=form.record_data(only_changed=True),
-                                version=form.cleaned_data["version"], reason=form.cleaned_data["reason"])
-        except ServiceError as error:
-            exc = error
-            add_service_errors(form, error)
-            arm = selectors.arm_get(user, arm_id)
-        else:
-            messages.success(request, "Arm saved.")
-            return redirect("study-arms", arm.study_id)
+    outcome = run_form(
+        request, form,
+        lambda: services.arm_update(user=user, arm=arm, data=form.record_data(only_changed=True),
+                                    version=form.cleaned_data["version"], reason=form.cleaned_data["reason"]),
+        success="Arm saved.", redirect_to=("study-arms", arm.study_id))
+    if outcome.response is not None:
+        return outcome.response
+    if outcome.error is not None:
+        arm = selectors.arm_get(user, arm_id)
     return _record_form_page(request, study=arm.study, tab="arms", form=form, title=f"Edit arm “{arm.label}”",
-                             cancel_url=reverse("study-arms", args=[arm.study_id]), exc=exc,
+                             cancel_url=reverse("study-arms", args=[arm.study_id]), status=outcome.status,
                              extra={"audit_url": reverse("audit-record", args=["studies.arm", arm.pk])})
 
 
@@ -339,19 +309,15 @@ def intervention_create(request, study_id: int):
     study = selectors.study_detail(user, study_id)
     permissions.require(user, "study.edit", study)
     form = InterventionForm(request.POST if request.method == "POST" else None, arms=study.arms.all())
-    exc = None
-    if form.is_bound and form.is_valid():
-        try:
-            item = services.intervention_create(user=user, study=study, data=form.record_data(),
-                                                arm_ids=form.cleaned_data["arms"])
-        except ServiceError as error:
-            exc = error
-            add_service_errors(form, error)
-        else:
-            messages.success(request, f"Intervention “{item.name}” added.")
-            return redirect("study-arms", study.pk)
+    outcome = run_form(
+        request, form,
+        lambda: services.intervention_create(user=user, study=study, data=form.record_data(),
+                                             arm_ids=form.cleaned_data["arms"]),
+        success=lambda item: f"Intervention “{item.name}” added.", redirect_to=("study-arms", study.pk))
+    if outcome.response is not None:
+        return outcome.response
     return _record_form_page(request, study=study, tab="arms", form=form, title="Add an intervention",
-                             cancel_url=reverse("study-arms", args=[study.pk]), exc=exc)
+                             cancel_url=reverse("study-arms", args=[study.pk]), status=outcome.status)
 
 
 @require_http_methods(["GET", "POST"])
@@ -365,21 +331,17 @@ def intervention_edit(request, intervention_id: int):
                "other_names": item.other_names, "arms": [a.pk for a in item.arms.all()], "version": item.version}
     form = InterventionEditForm(request.POST if request.method == "POST" else None, initial=initial,
                                 arms=study.arms.all())
-    exc = None
-    if form.is_bound and form.is_valid():
-        arm_ids = form.cleaned_data["arms"] if "arms" in form.changed_data else None
-        try:
-            services.intervention_update(user=user, intervention=item, data=form.record_data(only_changed=True),
-                                         version=form.cleaned_data["version"], reason=form.cleaned_data["reason"],
-                                         arm_ids=arm_ids)
-        except ServiceError as error:
-            exc = error
-            add_service_errors(form, error)
-        else:
-            messages.success(request, "Intervention saved.")
-            return redirect("study-arms", study.pk)
+    outcome = run_form(
+        request, form,
+        lambda: services.intervention_update(
+            user=user, intervention=item, data=form.record_data(only_changed=True),
+            version=form.cleaned_data["version"], reason=form.cleaned_data["reason"],
+            arm_ids=form.cleaned_data["arms"] if "arms" in form.changed_data else None),
+        success="Intervention saved.", redirect_to=("study-arms", study.pk))
+    if outcome.response is not None:
+        return outcome.response
     return _record_form_page(request, study=study, tab="arms", form=form, title=f"Edit intervention “{item.name}”",
-                             cancel_url=reverse("study-arms", args=[study.pk]), exc=exc,
+                             cancel_url=reverse("study-arms", args=[study.pk]), status=outcome.status,
                              extra={"audit_url": reverse("audit-record", args=["studies.intervention", item.pk])})
 
 
@@ -392,18 +354,13 @@ def protocol_version_create(request, study_id: int):
     study = selectors.study_get(user, study_id)
     permissions.require(user, "protocol.edit", study)
     form = ProtocolVersionForm(request.POST if request.method == "POST" else None)
-    exc = None
-    if form.is_bound and form.is_valid():
-        try:
-            pv = services.protocol_version_create(user=user, study=study, data=form.record_data())
-        except ServiceError as error:
-            exc = error
-            add_service_errors(form, error)
-        else:
-            messages.success(request, f"{pv} created as a draft.")
-            return redirect("study-protocols", study.pk)
+    outcome = run_form(request, form,
+                       lambda: services.protocol_version_create(user=user, study=study, data=form.record_data()),
+                       success=lambda pv: f"{pv} created as a draft.", redirect_to=("study-protocols", study.pk))
+    if outcome.response is not None:
+        return outcome.response
     return _record_form_page(request, study=study, tab="protocols", form=form, title="New protocol version",
-                             cancel_url=reverse("study-protocols", args=[study.pk]), exc=exc)
+                             cancel_url=reverse("study-protocols", args=[study.pk]), status=outcome.status)
 
 
 @require_http_methods(["GET", "POST"])
@@ -416,23 +373,21 @@ def protocol_version_edit(request, pv_id: int):
                "amendment_number": pv.amendment_number, "summary_of_changes": pv.summary_of_changes,
                "version": pv.version}
     form = ProtocolVersionEditForm(request.POST if request.method == "POST" else None, initial=initial)
-    exc = None
-    if form.is_bound and form.is_valid():
-        try:
-            services.protocol_version_update(user=user, protocol_version=pv, data=form.record_data(only_changed=True),
-                                             version=form.cleaned_data["version"],
-                                             reason=form.cleaned_data["reason"])
-        except ServiceError as error:
-            exc = error
-            add_service_errors(form, error)
-            pv = selectors.protocol_version_get(user, pv_id)
-        else:
-            messages.success(request, "Protocol version saved.")
-            return redirect("study-protocols", pv.study_id)
+    outcome = run_form(
+        request, form,
+        lambda: services.protocol_version_update(user=user, protocol_version=pv,
+                                                 data=form.record_data(only_changed=True),
+                                                 version=form.cleaned_data["version"],
+                                                 reason=form.cleaned_data["reason"]),
+        success="Protocol version saved.", redirect_to=("study-protocols", pv.study_id))
+    if outcome.response is not None:
+        return outcome.response
+    if outcome.error is not None:
+        pv = selectors.protocol_version_get(user, pv_id)
     warning = ("This version is approved. Saving a change returns it to Draft: the approval signature will no "
                "longer match and the version must be approved again.") if pv.status == "approved" else ""
     return _record_form_page(request, study=pv.study, tab="protocols", form=form, title=f"Edit {pv}",
-                             cancel_url=reverse("study-protocols", args=[pv.study_id]), exc=exc,
+                             cancel_url=reverse("study-protocols", args=[pv.study_id]), status=outcome.status,
                              extra={"warning": warning,
                                     "audit_url": reverse("audit-record", args=["studies.protocolversion", pv.pk])})
 
@@ -444,21 +399,18 @@ def protocol_version_approve(request, pv_id: int):
     pv = selectors.protocol_version_get(user, pv_id)
     permissions.require(user, "protocol.approve", pv)
     form = ApproveForm(request.POST if request.method == "POST" else None, initial={"version": pv.version})
-    exc = None
-    if form.is_bound and form.is_valid():
-        try:
-            services.protocol_version_approve(user=user, protocol_version=pv, password=form.cleaned_data["password"],
-                                              version=form.cleaned_data["version"],
-                                              comment=form.cleaned_data["comment"])
-        except ServiceError as error:
-            exc = error
-            add_service_errors(form, error)
-            pv = selectors.protocol_version_get(user, pv_id)
-        else:
-            messages.success(request, f"{pv} approved and signed.")
-            return redirect("study-protocols", pv.study_id)
+    outcome = run_form(
+        request, form,
+        lambda: services.protocol_version_approve(user=user, protocol_version=pv,
+                                                  password=form.cleaned_data["password"],
+                                                  version=form.cleaned_data["version"],
+                                                  comment=form.cleaned_data["comment"]),
+        success=lambda _: f"{pv} approved and signed.", redirect_to=("study-protocols", pv.study_id))
+    if outcome.response is not None:
+        return outcome.response
+    if outcome.error is not None:
+        pv = selectors.protocol_version_get(user, pv_id)
     context = study_page_context(request, pv.study, "protocols")
     context.update({"form": form, "pv": pv, "stale_url": request.path,
                     "cancel_url": reverse("study-protocols", args=[pv.study_id])})
-    return render(request, "studies/protocol_approve.html", context,
-                  status=_error_status(exc) if form.is_bound and form.errors else 200)
+    return render(request, "studies/protocol_approve.html", context, status=outcome.status)

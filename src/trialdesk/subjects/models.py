@@ -122,7 +122,27 @@ class IcfVersion(TrackedModel):
         return self.study_id
 
 
-class ConsentEvent(TrackedModel):
+class SubjectRecordMixin:
+    """For records of one subject: access and audit scope are the subject's site and study.
+
+    Properties only (no fields), so the models' migrations do not change. List it before TrackedModel,
+    whose `audit_study_id` it overrides.
+    """
+
+    @property
+    def audit_study_id(self):
+        return self.subject.study_id
+
+    @property
+    def access_site_id(self):
+        return self.subject.site_id
+
+    @property
+    def access_study_id(self):
+        return self.subject.study_id
+
+
+class ConsentEvent(SubjectRecordMixin, TrackedModel):
     METHODS = [("paper", "Paper"), ("econsent", "e-Consent")]
 
     subject = models.ForeignKey(Subject, on_delete=models.PROTECT, related_name="consents")
@@ -138,20 +158,8 @@ class ConsentEvent(TrackedModel):
     def __str__(self) -> str:
         return f"Consent of {self.subject.subject_number} to {self.icf_version.version_number}"
 
-    @property
-    def audit_study_id(self):
-        return self.subject.study_id
 
-    @property
-    def access_site_id(self):
-        return self.subject.site_id
-
-    @property
-    def access_study_id(self):
-        return self.subject.study_id
-
-
-class ReconsentRequirement(TrackedModel):
+class ReconsentRequirement(SubjectRecordMixin, TrackedModel):
     """Created when a new consent form is approved, for every subject still on study who must re-consent."""
 
     STATUSES = [("open", "Open"), ("done", "Re-consented"), ("not_required", "No longer required")]
@@ -172,20 +180,8 @@ class ReconsentRequirement(TrackedModel):
     def __str__(self) -> str:
         return f"Re-consent of {self.subject.subject_number} to {self.icf_version.version_number}"
 
-    @property
-    def audit_study_id(self):
-        return self.subject.study_id
 
-    @property
-    def access_site_id(self):
-        return self.subject.site_id
-
-    @property
-    def access_study_id(self):
-        return self.subject.study_id
-
-
-class Randomization(TrackedModel):
+class Randomization(SubjectRecordMixin, TrackedModel):
     """Treatment assignment. Blinded users (User.is_blinded) never see `arm`."""
 
     subject = models.OneToOneField(Subject, on_delete=models.PROTECT, related_name="randomization")
@@ -196,15 +192,3 @@ class Randomization(TrackedModel):
 
     def __str__(self) -> str:
         return f"Randomization of {self.subject.subject_number}"
-
-    @property
-    def audit_study_id(self):
-        return self.subject.study_id
-
-    @property
-    def access_site_id(self):
-        return self.subject.site_id
-
-    @property
-    def access_study_id(self):
-        return self.subject.study_id

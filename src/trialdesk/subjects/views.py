@@ -22,7 +22,7 @@ from trialdesk.accounts import permissions
 from trialdesk.audit.selectors import audit_record_history
 from trialdesk.audit.views import audit_panel, render_audit
 from trialdesk.core.errors import NotFound, ServiceError
-from trialdesk.core.views_utils import add_service_errors, paginate, render_list, web_view
+from trialdesk.core.views_utils import paginate, render_list, run_form, web_view
 from trialdesk.sites.selectors import site_get
 from trialdesk.sites.views import site_page_context
 from trialdesk.studies.models import Arm, ProtocolVersion
@@ -52,14 +52,6 @@ SUBJECT_PERMS = ["subject.edit", "consent.record", "audit.view", "audit.export"]
 VISITS_PARTIAL = "visits/_subject_visits.html"
 # Recorded with their own forms (consent, randomization), never through the plain status change.
 EVENT_STATUSES = {"consented", "randomized"}
-
-
-def _error_status(exc) -> int:
-    return exc.status_code if exc is not None else 422
-
-
-def _form_status(form, exc) -> int:
-    return _error_status(exc) if form.is_bound and form.errors else 200
 
 
 def _template_exists(name: str) -> bool:
@@ -168,23 +160,22 @@ def subject_create(request, study_id: int):
     initial = {"status": "pre_screened", "site": request.GET.get("site") if request.GET.get("site", "").isdigit()
                else None}
     form = SubjectCreateForm(request.POST if request.method == "POST" else None, sites=sites, initial=initial)
-    exc = None
-    if form.is_bound and form.is_valid():
+
+    def create():
         data = form.cleaned_data
-        try:
-            subject = services.subject_create(user=user, site=data["site"], status=data["status"], on=data["on"],
-                                              subject_number=data["subject_number"])
-        except ServiceError as error:
-            exc = error
-            add_service_errors(form, error)
-        else:
-            messages.success(request, f"Subject {subject.subject_number} added to the screening log of site "
-                                      f"{subject.site.site_number}.")
-            return redirect("subject-detail", subject.pk)
+        return services.subject_create(user=user, site=data["site"], status=data["status"], on=data["on"],
+                                       subject_number=data["subject_number"])
+
+    outcome = run_form(request, form, create,
+                       success=lambda subject: (f"Subject {subject.subject_number} added to the screening log of "
+                                                f"site {subject.site.site_number}."),
+                       redirect_to=lambda subject: ("subject-detail", subject.pk))
+    if outcome.response is not None:
+        return outcome.response
     context = _study_context(request, study, "log")
     context.update({"form": form, "title": "Add a subject", "submit_label": "Add subject",
                     "cancel_url": reverse("study-subjects", args=[study.pk])})
-    return render(request, "subjects/study_form.html", context, status=_form_status(form, exc))
+    return render(request, "subjects/study_form.html", context, status=outcome.status)
 
 
 # --- Subject page ---------------------------------------------------------------------------------------------
@@ -252,12 +243,12 @@ def subject_detail(request, subject_id: int):
     return render(request, "subjects/subject_detail.html", context)
 
 
-def _subject_action(request, subject, *, form, title: str, template: str = "subjects/subject_action.html",
-                    exc=None, extra: dict | None = None):
+def _subject_action(request, subject, *, form, title: str, status: int, template: str = "subjects/subject_action.html",
+                    extra: dict | None = None):
     context = subject_page_context(request, subject, "overview")
     context.update({"form": form, "title": title, "cancel_url": reverse("subject-detail", args=[subject.pk]),
                     "stale_url": reverse("subject-detail", args=[subject.pk]), **(extra or {})})
-    return render(request, template, context, status=_form_status(form, exc))
+    return render(request, template, context, status=status)
 
 
 @require_http_methods(["GET", "POST"])
@@ -267,24 +258,25 @@ def subject_transition(request, subject_id: int):
     subject = selectors.subject_get(user, subject_id)
     permissions.require(user, "subject.edit", subject)
     form = _transition_form(request, subject, request.POST if request.method == "POST" else None)
-    exc = None
-    if form.is_bound and form.is_valid():
+
+    def transition():
         data = form.cleaned_data
-        try:
-            services.subject_transition(
-                user=user, subject=subject, status=data["status"], on=data["on"], version=data["version"],
-                reason=data["reason"], screen_fail_reason_code=data.get("screen_fail_reason_code", ""),
-                screen_fail_reason_text=data.get("screen_fail_reason_text", ""),
-                withdrawal_reason=data.get("withdrawal_reason", ""), withdrawal_text=data.get("withdrawal_text", ""),
-                eligibility_confirmed_by=data.get("eligibility_confirmed_by"))
-        except ServiceError as error:
-            exc = error
-            add_service_errors(form, error)
-            subject = selectors.subject_get(user, subject_id)
-        else:
-            messages.success(request, f"Subject {subject.subject_number} is now {SUBJECT_STATUSES[data['status']]}.")
-            return redirect("subject-detail", subject.pk)
-    return _subject_action(request, subject, form=form, title="Record a status change", exc=exc,
+        services.subject_transition(
+            user=user, subject=subject, status=data["status"], on=data["on"], version=data["version"],
+            reason=data["reason"], screen_fail_reason_code=data.get("screen_fail_reason_code", ""),
+            screen_fail_reason_text=data.get("screen_fail_reason_text", ""),
+            withdrawal_reason=data.get("withdrawal_reason", ""), withdrawal_text=data.get("withdrawal_text", ""),
+            eligibility_confirmed_by=data.get("eligibility_confirmed_by"))
+
+    outcome = run_form(request, form, transition,
+                       success=lambda _: (f"Subject {subject.subject_number} is now "
+                                          f"{SUBJECT_STATUSES[form.cleaned_data['status']]}."),
+                       redirect_to=("subject-detail", subject.pk))
+    if outcome.response is not None:
+        return outcome.response
+    if outcome.error is not None:
+        subject = selectors.subject_get(user, subject_id)
+    return _subject_action(request, subject, form=form, title="Record a status change", status=outcome.status,
                            extra={"final": not _transition_choices(subject)})
 
 
@@ -297,27 +289,27 @@ def subject_randomize(request, subject_id: int):
     form = RandomizeForm(request.POST if request.method == "POST" else None,
                          arms=Arm.objects.filter(study_id=subject.study_id).order_by("id"),
                          initial={"version": subject.version})
-    exc = None
-    if form.is_bound and form.is_valid():
+
+    def randomize():
         data = form.cleaned_data
-        try:
-            services.subject_randomize(user=user, subject=subject, arm=data["arm"], version=data["version"],
-                                       randomized_on=data["randomized_on"], stratum=data["stratum"],
-                                       irt_reference=data["irt_reference"], reason=data["reason"])
-        except ServiceError as error:
-            exc = error
-            add_service_errors(form, error)
-            subject = selectors.subject_get(user, subject_id)
-        else:
-            messages.success(request, f"Randomization of subject {subject.subject_number} recorded.")
-            return redirect("subject-detail", subject.pk)
+        services.subject_randomize(user=user, subject=subject, arm=data["arm"], version=data["version"],
+                                   randomized_on=data["randomized_on"], stratum=data["stratum"],
+                                   irt_reference=data["irt_reference"], reason=data["reason"])
+
+    outcome = run_form(request, form, randomize,
+                       success=lambda _: f"Randomization of subject {subject.subject_number} recorded.",
+                       redirect_to=("subject-detail", subject.pk))
+    if outcome.response is not None:
+        return outcome.response
+    if outcome.error is not None:
+        subject = selectors.subject_get(user, subject_id)
     blocked = None
     if not selectors.arm_visible(user):
         blocked = "Blinded users cannot record a treatment assignment: they would see the arm."
     elif "randomized" not in rules.allowed_next(subject.status):
         blocked = (f"Subject {subject.subject_number} is {rules.status_label(subject.status)}: only an enrolled "
                    "subject can be randomized.")
-    return _subject_action(request, subject, form=form, title="Record the randomization", exc=exc,
+    return _subject_action(request, subject, form=form, title="Record the randomization", status=outcome.status,
                            extra={"blocked": blocked, "submit_label": "Record randomization"})
 
 
@@ -331,25 +323,25 @@ def subject_consent(request, subject_id: int):
     form = ConsentForm(request.POST if request.method == "POST" else None, icfs=icfs,
                        people=selectors.delegated_people(subject.site),
                        initial={"consented_on": timezone.localdate(), "method": "paper"})
-    exc = None
-    if form.is_bound and form.is_valid():
+
+    def consent():
         data = form.cleaned_data
-        try:
-            event = services.consent_record(user=user, subject=subject, icf_version=data["icf_version"],
-                                            consented_on=data["consented_on"], method=data["method"],
-                                            obtained_by=data["obtained_by"], reason=data["reason"])
-        except ServiceError as error:
-            exc = error
-            add_service_errors(form, error)
-            subject = selectors.subject_get(user, subject_id)
-        else:
-            kind = "Re-consent" if event.is_reconsent else "Consent"
-            messages.success(request, f"{kind} of subject {subject.subject_number} to form "
-                                      f"{event.icf_version.version_number} recorded.")
-            return redirect("subject-detail", subject.pk)
+        return services.consent_record(user=user, subject=subject, icf_version=data["icf_version"],
+                                       consented_on=data["consented_on"], method=data["method"],
+                                       obtained_by=data["obtained_by"], reason=data["reason"])
+
+    outcome = run_form(request, form, consent,
+                       success=lambda event: (f"{'Re-consent' if event.is_reconsent else 'Consent'} of subject "
+                                              f"{subject.subject_number} to form "
+                                              f"{event.icf_version.version_number} recorded."),
+                       redirect_to=("subject-detail", subject.pk))
+    if outcome.response is not None:
+        return outcome.response
+    if outcome.error is not None:
+        subject = selectors.subject_get(user, subject_id)
     blocked = None if icfs else (f"No approved consent form applies at site {subject.site.site_number} yet: "
                                  "approve one on the study's Consent forms page first.")
-    return _subject_action(request, subject, form=form, title="Record informed consent", exc=exc,
+    return _subject_action(request, subject, form=form, title="Record informed consent", status=outcome.status,
                            extra={"blocked": blocked, "submit_label": "Record consent"})
 
 
@@ -361,21 +353,19 @@ def subject_first_dose(request, subject_id: int):
     permissions.require(user, "subject.edit", subject)
     form = FirstDoseForm(request.POST if request.method == "POST" else None,
                          initial={"first_dose_on": subject.first_dose_on, "version": subject.version})
-    exc = None
-    if form.is_bound and form.is_valid():
-        try:
-            services.subject_first_dose_record(user=user, subject=subject,
-                                               first_dose_on=form.cleaned_data["first_dose_on"],
-                                               version=form.cleaned_data["version"],
-                                               reason=form.cleaned_data["reason"])
-        except ServiceError as error:
-            exc = error
-            add_service_errors(form, error)
-            subject = selectors.subject_get(user, subject_id)
-        else:
-            messages.success(request, "First dose date saved." if form.changed_data else "Nothing was changed.")
-            return redirect("subject-detail", subject.pk)
-    return _subject_action(request, subject, form=form, title="First dose", exc=exc)
+    outcome = run_form(
+        request, form,
+        lambda: services.subject_first_dose_record(user=user, subject=subject,
+                                                   first_dose_on=form.cleaned_data["first_dose_on"],
+                                                   version=form.cleaned_data["version"],
+                                                   reason=form.cleaned_data["reason"]),
+        success=lambda _: "First dose date saved." if form.changed_data else "Nothing was changed.",
+        redirect_to=("subject-detail", subject.pk))
+    if outcome.response is not None:
+        return outcome.response
+    if outcome.error is not None:
+        subject = selectors.subject_get(user, subject_id)
+    return _subject_action(request, subject, form=form, title="First dose", status=outcome.status)
 
 
 @require_http_methods(["GET", "POST"])
@@ -385,20 +375,18 @@ def subject_delete(request, subject_id: int):
     subject = selectors.subject_get(user, subject_id)
     permissions.require(user, "subject.edit", subject)
     form = SubjectDeleteForm(request.POST if request.method == "POST" else None, initial={"version": subject.version})
-    exc = None
-    if form.is_bound and form.is_valid():
-        try:
-            services.subject_delete(user=user, subject=subject, version=form.cleaned_data["version"],
-                                    reason=form.cleaned_data["reason"])
-        except ServiceError as error:
-            exc = error
-            add_service_errors(form, error)
-            subject = selectors.subject_get(user, subject_id)
-        else:
-            messages.success(request, f"Subject {subject.subject_number} deleted; the number stays used.")
-            return redirect("site-subjects", subject.site_id)
-    return _subject_action(request, subject, form=form, title=f"Delete subject {subject.subject_number}", exc=exc,
-                           extra={"submit_label": "Delete subject", "danger": True})
+    outcome = run_form(
+        request, form,
+        lambda: services.subject_delete(user=user, subject=subject, version=form.cleaned_data["version"],
+                                        reason=form.cleaned_data["reason"]),
+        success=lambda _: f"Subject {subject.subject_number} deleted; the number stays used.",
+        redirect_to=("site-subjects", subject.site_id))
+    if outcome.response is not None:
+        return outcome.response
+    if outcome.error is not None:
+        subject = selectors.subject_get(user, subject_id)
+    return _subject_action(request, subject, form=form, title=f"Delete subject {subject.subject_number}",
+                           status=outcome.status, extra={"submit_label": "Delete subject", "danger": True})
 
 
 @require_GET
@@ -447,20 +435,16 @@ def icf_version_create(request, study_id: int):
     study = study_get(user, study_id)
     permissions.require(user, "icf.edit", study)
     form = IcfVersionForm(request.POST if request.method == "POST" else None, **_icf_form_kwargs(study))
-    exc = None
-    if form.is_bound and form.is_valid():
-        try:
-            icf = services.icf_version_create(user=user, study=study, data=form.record_data())
-        except ServiceError as error:
-            exc = error
-            add_service_errors(form, error)
-        else:
-            messages.success(request, f"Consent form {icf.version_number} added as a draft.")
-            return redirect("study-icf-versions", study.pk)
+    outcome = run_form(request, form,
+                       lambda: services.icf_version_create(user=user, study=study, data=form.record_data()),
+                       success=lambda icf: f"Consent form {icf.version_number} added as a draft.",
+                       redirect_to=("study-icf-versions", study.pk))
+    if outcome.response is not None:
+        return outcome.response
     context = _study_context(request, study, "consent")
     context.update({"form": form, "title": "New consent form version", "submit_label": "Add draft",
                     "cancel_url": reverse("study-icf-versions", args=[study.pk])})
-    return render(request, "subjects/study_form.html", context, status=_form_status(form, exc))
+    return render(request, "subjects/study_form.html", context, status=outcome.status)
 
 
 ICF_FORM_FIELDS = ["version_number", "version_date", "country", "site", "protocol_version", "irb_approval_date"]
@@ -476,23 +460,22 @@ def icf_version_edit(request, icf_id: int):
     initial["version"] = icf.version
     form = IcfVersionEditForm(request.POST if request.method == "POST" else None, initial=initial,
                               **_icf_form_kwargs(icf.study))
-    exc = None
-    if form.is_bound and form.is_valid():
-        try:
-            services.icf_version_update(user=user, icf_version=icf, data=form.record_data(only_changed=True),
-                                        version=form.cleaned_data["version"], reason=form.cleaned_data["reason"])
-        except ServiceError as error:
-            exc = error
-            add_service_errors(form, error)
-            icf = selectors.icf_version_get(user, icf_id)
-        else:
-            messages.success(request, "Consent form saved." if form.changed_data else "Nothing was changed.")
-            return redirect("study-icf-versions", icf.study_id)
+    outcome = run_form(
+        request, form,
+        lambda: services.icf_version_update(user=user, icf_version=icf, data=form.record_data(only_changed=True),
+                                            version=form.cleaned_data["version"],
+                                            reason=form.cleaned_data["reason"]),
+        success=lambda _: "Consent form saved." if form.changed_data else "Nothing was changed.",
+        redirect_to=("study-icf-versions", icf.study_id))
+    if outcome.response is not None:
+        return outcome.response
+    if outcome.error is not None:
+        icf = selectors.icf_version_get(user, icf_id)
     context = _study_context(request, icf.study, "consent")
     context.update({"form": form, "title": f"Edit consent form {icf.version_number}", "stale_url": request.path,
                     "cancel_url": reverse("study-icf-versions", args=[icf.study_id]),
                     "audit_url": reverse("audit-record", args=["subjects.icfversion", icf.pk])})
-    return render(request, "subjects/study_form.html", context, status=_form_status(form, exc))
+    return render(request, "subjects/study_form.html", context, status=outcome.status)
 
 
 @require_http_methods(["GET", "POST"])
@@ -502,24 +485,25 @@ def icf_version_approve(request, icf_id: int):
     icf = selectors.icf_version_get(user, icf_id)
     permissions.require(user, "icf.edit", icf)
     form = IcfApproveForm(request.POST if request.method == "POST" else None, initial={"version": icf.version})
-    exc = None
-    if form.is_bound and form.is_valid():
-        try:
-            services.icf_version_approve(user=user, icf_version=icf, version=form.cleaned_data["version"],
-                                         reason=form.cleaned_data["reason"])
-        except ServiceError as error:
-            exc = error
-            add_service_errors(form, error)
-            icf = selectors.icf_version_get(user, icf_id)
-        else:
-            icf = selectors.icf_version_get(user, icf_id)
-            messages.success(request, f"Consent form {icf.version_number} approved. Subjects who must re-consent: "
-                                      f"{icf.open_reconsents}.")
-            return redirect("study-icf-versions", icf.study_id)
+
+    def approved(_) -> str:
+        fresh = selectors.icf_version_get(user, icf_id)  # with the count of re-consents the approval opened
+        return (f"Consent form {fresh.version_number} approved. Subjects who must re-consent: "
+                f"{fresh.open_reconsents}.")
+
+    outcome = run_form(
+        request, form,
+        lambda: services.icf_version_approve(user=user, icf_version=icf, version=form.cleaned_data["version"],
+                                             reason=form.cleaned_data["reason"]),
+        success=approved, redirect_to=("study-icf-versions", icf.study_id))
+    if outcome.response is not None:
+        return outcome.response
+    if outcome.error is not None:
+        icf = selectors.icf_version_get(user, icf_id)
     context = _study_context(request, icf.study, "consent")
     context.update({"form": form, "icf": icf, "stale_url": request.path,
                     "cancel_url": reverse("study-icf-versions", args=[icf.study_id])})
-    return render(request, "subjects/icf_approve.html", context, status=_form_status(form, exc))
+    return render(request, "subjects/icf_approve.html", context, status=outcome.status)
 
 
 # --- Settings -----------------------------------------------------------------------------------------------
@@ -540,25 +524,25 @@ def subject_settings(request, study_id: int):
     initial = {name: getattr(settings, name) for name in SETTINGS_FORM_FIELDS}
     initial["version"] = settings.version
     form = SettingsForm(request.POST if request.method == "POST" else None, initial=initial) if can_edit else None
-    exc = None
-    if form is not None and form.is_bound and form.is_valid():
-        try:
-            services.subject_settings_update(user=user, study=study, data=form.record_data(only_changed=True),
-                                             version=form.cleaned_data["version"],
-                                             reason=form.cleaned_data["reason"])
-        except ServiceError as error:
-            exc = error
-            add_service_errors(form, error)
-        else:
-            messages.success(request, "Settings saved." if form.changed_data else "Nothing was changed.")
-            return redirect("subject-settings", study.pk)
+    status = 200
+    if form is not None:
+        outcome = run_form(
+            request, form,
+            lambda: services.subject_settings_update(user=user, study=study,
+                                                     data=form.record_data(only_changed=True),
+                                                     version=form.cleaned_data["version"],
+                                                     reason=form.cleaned_data["reason"]),
+            success=lambda _: "Settings saved." if form.changed_data else "Nothing was changed.",
+            redirect_to=("subject-settings", study.pk))
+        if outcome.response is not None:
+            return outcome.response
+        status = outcome.status
     context = _study_context(request, study, "settings")
     context.update({"settings": settings, "form": form, "stale_url": request.path,
                     "example": rules.format_subject_number(settings.id_pattern, site_number="101", seq=7,
                                                            protocol_number=study.protocol_number)
                     if not rules.id_pattern_errors(settings.id_pattern) else ""})
-    return render(request, "subjects/settings.html", context,
-                  status=_form_status(form, exc) if form is not None else 200)
+    return render(request, "subjects/settings.html", context, status=status)
 
 
 # --- Import -------------------------------------------------------------------------------------------------

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.contrib import messages
 from django.http import HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
@@ -17,7 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from trialdesk.accounts import permissions
 from trialdesk.core.errors import ServiceError
-from trialdesk.core.views_utils import add_service_errors, error_page, paginate, render_list, safe_next, web_view
+from trialdesk.core.views_utils import error_page, paginate, render_list, run_form, safe_next, web_view
 from trialdesk.sites.selectors import SiteFilter, site_get, site_list
 from trialdesk.sites.views import site_page_context
 from trialdesk.studies.selectors import protocol_version_get, study_get
@@ -37,10 +36,6 @@ from trialdesk.visits.schedule import shift_month
 
 DEFINITION_FIELDS = ["code", "name", "order", "anchor", "target_day", "window_before", "window_after", "modality",
                      "required"]
-
-
-def _error_status(exc) -> int:
-    return exc.status_code if exc is not None else 422
 
 
 def _study_context(request, study, active: str) -> dict:
@@ -90,21 +85,16 @@ def visit_definition_create(request, pv_id: int):
     pv = protocol_version_get(user, pv_id)
     permissions.require(user, "schedule.edit", pv)
     form = VisitDefinitionForm(request.POST if request.method == "POST" else None)
-    exc = None
-    if form.is_bound and form.is_valid():
-        try:
-            d = services.visit_definition_create(user=user, protocol_version=pv, data=form.record_data())
-        except ServiceError as error:
-            exc = error
-            add_service_errors(form, error)
-        else:
-            messages.success(request, f"Visit {d.code} added to the schedule of {pv}.")
-            return redirect("protocol-schedule", pv.pk)
+    outcome = run_form(
+        request, form,
+        lambda: services.visit_definition_create(user=user, protocol_version=pv, data=form.record_data()),
+        success=lambda d: f"Visit {d.code} added to the schedule of {pv}.", redirect_to=("protocol-schedule", pv.pk))
+    if outcome.response is not None:
+        return outcome.response
     context = _schedule_context(request, pv, add_form=form)
     context.update({"form": form, "title": f"Add a visit to the schedule of {pv}",
                     "cancel_url": reverse("protocol-schedule", args=[pv.pk])})
-    return render(request, "visits/definition_form.html", context,
-                  status=_error_status(exc) if form.is_bound and form.errors else 200)
+    return render(request, "visits/definition_form.html", context, status=outcome.status)
 
 
 def _definition_initial(d) -> dict:
@@ -121,23 +111,23 @@ def visit_definition_edit(request, definition_id: int):
     inline = bool(request.htmx) and request.htmx.target == f"definition-{d.pk}"
     form = VisitDefinitionEditForm(request.POST if request.method == "POST" else None,
                                    initial=_definition_initial(d))
-    exc = None
-    if form.is_bound and form.is_valid():
-        try:
-            services.visit_definition_update(user=user, definition=d, data=form.record_data(only_changed=True),
-                                             version=form.cleaned_data["version"],
-                                             reason=form.cleaned_data["reason"])
-        except ServiceError as error:
-            exc = error
-            add_service_errors(form, error)
-            d = selectors.visit_definition_get(user, definition_id)
-        else:
-            if inline:
-                d = selectors.visit_definition_get(user, definition_id)
-                return render(request, "visits/_definition_row.html",
-                              {"d": d, "editable": True, "can_schedule": True, "pv": d.protocol_version})
-            messages.success(request, f"Visit {d.code} saved." if form.changed_data else "Nothing was changed.")
-            return redirect("protocol-schedule", d.protocol_version_id)
+    outcome = run_form(
+        request, form,
+        lambda: services.visit_definition_update(user=user, definition=d, data=form.record_data(only_changed=True),
+                                                 version=form.cleaned_data["version"],
+                                                 reason=form.cleaned_data["reason"]),
+        # Inline, the saved row is swapped back in: no message, no redirect.
+        success=None if inline else (lambda _: f"Visit {d.code} saved." if form.changed_data
+                                     else "Nothing was changed."),
+        redirect_to=None if inline else ("protocol-schedule", d.protocol_version_id))
+    if outcome.response is not None:
+        return outcome.response
+    if outcome.ok:  # inline (a full-page save redirected above)
+        d = selectors.visit_definition_get(user, definition_id)
+        return render(request, "visits/_definition_row.html",
+                      {"d": d, "editable": True, "can_schedule": True, "pv": d.protocol_version})
+    if outcome.error is not None:
+        d = selectors.visit_definition_get(user, definition_id)
     if inline:
         # htmx swaps only 2xx responses: errors come back as 200 with the messages in the row.
         response = render(request, "visits/_definition_row_form.html", {"d": d, "form": form})
@@ -148,8 +138,7 @@ def visit_definition_edit(request, definition_id: int):
                     "cancel_url": reverse("protocol-schedule", args=[d.protocol_version_id]),
                     "stale_url": request.path,
                     "audit_url": reverse("audit-record", args=["visits.visitdefinition", d.pk])})
-    response = render(request, "visits/definition_form.html", context,
-                      status=_error_status(exc) if form.is_bound and form.errors else 200)
+    response = render(request, "visits/definition_form.html", context, status=outcome.status)
     patch_vary_headers(response, ["HX-Request", "HX-Target"])
     return response
 
@@ -161,22 +150,18 @@ def visit_definition_delete(request, definition_id: int):
     d = selectors.visit_definition_get(user, definition_id)
     permissions.require(user, "schedule.edit", d)
     form = DeleteForm(request.POST if request.method == "POST" else None, initial={"version": d.version})
-    exc = None
-    if form.is_bound and form.is_valid():
-        try:
-            services.visit_definition_delete(user=user, definition=d, version=form.cleaned_data["version"],
-                                             reason=form.cleaned_data["reason"])
-        except ServiceError as error:
-            exc = error
-            add_service_errors(form, error)
-        else:
-            messages.success(request, f"Visit {d.code} removed from the schedule.")
-            return redirect("protocol-schedule", d.protocol_version_id)
+    outcome = run_form(
+        request, form,
+        lambda: services.visit_definition_delete(user=user, definition=d, version=form.cleaned_data["version"],
+                                                 reason=form.cleaned_data["reason"]),
+        success=lambda _: f"Visit {d.code} removed from the schedule.",
+        redirect_to=("protocol-schedule", d.protocol_version_id))
+    if outcome.response is not None:
+        return outcome.response
     context = _study_context(request, d.study, "protocols")
     context.update({"form": form, "d": d, "pv": d.protocol_version, "stale_url": request.path,
                     "cancel_url": reverse("protocol-schedule", args=[d.protocol_version_id])})
-    return render(request, "visits/definition_delete.html", context,
-                  status=_error_status(exc) if form.is_bound and form.errors else 200)
+    return render(request, "visits/definition_delete.html", context, status=outcome.status)
 
 
 @require_http_methods(["GET", "POST"])
@@ -187,23 +172,21 @@ def protocol_schedule_copy(request, pv_id: int):
     permissions.require(user, "schedule.edit", pv)
     sources = selectors.schedule_sources(user, pv)
     form = ScheduleCopyForm(request.POST if request.method == "POST" else None, sources=sources)
-    exc = None
-    if form.is_bound and form.is_valid():
+
+    def copy():
         source = next(s for s in sources if s.pk == form.cleaned_data["source"])
-        try:
-            copies = services.visit_definitions_copy(user=user, source=source, target=pv,
-                                                     reason=form.cleaned_data["reason"])
-        except ServiceError as error:
-            exc = error
-            add_service_errors(form, error)
-        else:
-            messages.success(request, f"{len(copies)} visits copied from the schedule of {source}.")
-            return redirect("protocol-schedule", pv.pk)
+        return source, services.visit_definitions_copy(user=user, source=source, target=pv,
+                                                       reason=form.cleaned_data["reason"])
+
+    outcome = run_form(request, form, copy,
+                       success=lambda done: f"{len(done[1])} visits copied from the schedule of {done[0]}.",
+                       redirect_to=("protocol-schedule", pv.pk))
+    if outcome.response is not None:
+        return outcome.response
     context = _study_context(request, pv.study, "protocols")
     context.update({"form": form, "pv": pv, "sources": sources,
                     "cancel_url": reverse("protocol-schedule", args=[pv.pk])})
-    return render(request, "visits/schedule_copy.html", context,
-                  status=_error_status(exc) if form.is_bound and form.errors else 200)
+    return render(request, "visits/schedule_copy.html", context, status=outcome.status)
 
 
 # --- Calendar --------------------------------------------------------------------------------------
@@ -319,29 +302,29 @@ def subject_visit_record(request, visit_id: int):
     correcting = visit.status in ("completed", "missed")
     if not correcting:
         del form.fields["reason"]  # a first recording needs no reason; corrections do
-    exc = None
-    if form.is_bound and form.is_valid():
-        try:
-            visit = services.subject_visit_record(user=user, visit=visit, actual_on=form.cleaned_data["actual_on"],
-                                                  modality=form.cleaned_data["modality"],
-                                                  notes=form.cleaned_data["notes"],
-                                                  version=form.cleaned_data["version"],
-                                                  reason=form.cleaned_data.get("reason", ""))
-        except ServiceError as error:
-            exc = error
-            add_service_errors(form, error)
-            visit = selectors.subject_visit_get(user, visit_id)
-        else:
-            flag = " It was outside its window and is listed as a deviation." if visit.out_of_window else ""
-            messages.success(request, f"Visit {visit.definition.code} of subject {visit.subject.subject_number} "
-                                      f"recorded on {visit.actual_on.isoformat()}.{flag}")
-            return redirect(_back_url(request, visit, form))
+
+    def recorded(saved) -> str:
+        flag = " It was outside its window and is listed as a deviation." if saved.out_of_window else ""
+        return (f"Visit {saved.definition.code} of subject {saved.subject.subject_number} "
+                f"recorded on {saved.actual_on.isoformat()}.{flag}")
+
+    outcome = run_form(
+        request, form,
+        lambda: services.subject_visit_record(user=user, visit=visit, actual_on=form.cleaned_data["actual_on"],
+                                              modality=form.cleaned_data["modality"],
+                                              notes=form.cleaned_data["notes"],
+                                              version=form.cleaned_data["version"],
+                                              reason=form.cleaned_data.get("reason", "")),
+        success=recorded, redirect_to=lambda saved: _back_url(request, saved, form))
+    if outcome.response is not None:
+        return outcome.response
+    if outcome.error is not None:
+        visit = selectors.subject_visit_get(user, visit_id)
     context = _study_context(request, visit.study, "visits")
     context.update({"form": form, "visit": visit, "stale_url": request.path,
                     "cancel_url": _back_url(request, visit, form if form.is_bound else None),
                     "correcting": correcting})
-    return render(request, "visits/visit_record.html", context,
-                  status=_error_status(exc) if form.is_bound and form.errors else 200)
+    return render(request, "visits/visit_record.html", context, status=outcome.status)
 
 
 @require_http_methods(["GET", "POST"])
@@ -352,24 +335,20 @@ def subject_visit_missed(request, visit_id: int):
     permissions.require(user, "visit.edit", visit)
     form = VisitMissedForm(request.POST if request.method == "POST" else None,
                            initial={"version": visit.version, "next": request.GET.get("next", "")})
-    exc = None
-    if form.is_bound and form.is_valid():
-        try:
-            services.subject_visit_mark_missed(user=user, visit=visit, version=form.cleaned_data["version"],
-                                               reason=form.cleaned_data["reason"])
-        except ServiceError as error:
-            exc = error
-            add_service_errors(form, error)
-            visit = selectors.subject_visit_get(user, visit_id)
-        else:
-            messages.success(request, f"Visit {visit.definition.code} of subject {visit.subject.subject_number} "
-                                      "marked missed.")
-            return redirect(_back_url(request, visit, form))
+    outcome = run_form(
+        request, form,
+        lambda: services.subject_visit_mark_missed(user=user, visit=visit, version=form.cleaned_data["version"],
+                                                   reason=form.cleaned_data["reason"]),
+        success=lambda _: f"Visit {visit.definition.code} of subject {visit.subject.subject_number} marked missed.",
+        redirect_to=lambda _: _back_url(request, visit, form))
+    if outcome.response is not None:
+        return outcome.response
+    if outcome.error is not None:
+        visit = selectors.subject_visit_get(user, visit_id)
     context = _study_context(request, visit.study, "visits")
     context.update({"form": form, "visit": visit, "stale_url": request.path,
                     "cancel_url": _back_url(request, visit, form if form.is_bound else None)})
-    return render(request, "visits/visit_missed.html", context,
-                  status=_error_status(exc) if form.is_bound and form.errors else 200)
+    return render(request, "visits/visit_missed.html", context, status=outcome.status)
 
 
 # --- iCalendar --------------------------------------------------------------------------------------
