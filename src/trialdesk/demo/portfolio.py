@@ -4,6 +4,11 @@ Sponsor, CRO, compounds and people are fictional; the institutions are real hosp
 research units, used only as believable site names. Dates are offsets in days from the day the
 demo is loaded, so the portfolio always looks current. `services.demo_portfolio_load` turns
 this into records through the domain services.
+
+The enrollment stories (subjects come from `histories.py`, loaded by `clinical.py`): CLEARSKIN-2 is ahead of
+plan, VITALIS-HF on plan, AIRWAY-3 behind it (re-baselined once; one site idle since activation, one
+screening out most candidates, one far below the others; a consent form approved days ago leaves an open
+re-consent list). TIDEWAY-3, LUMEN-2 and the Phase 1 study reached their targets; LUPRA-2 paused on hold.
 """
 
 from __future__ import annotations
@@ -125,6 +130,7 @@ class DemoUser:
     employer: str = "sponsor"   # sponsor | cro | none | site (the person is the site's PI or staff)
     title: str = ""
     degrees: str = ""
+    blinded: bool = False       # User.is_blinded: never sees randomized arms
 
 
 # One login per role. The investigator is the PI already named on their site; the coordinator works there.
@@ -137,7 +143,7 @@ USERS = [
     DemoUser("investigator", "principal_investigator", "", "", "Principal Investigator", employer="site"),
     DemoUser("regulatory", "regulatory", "Priya", "Raman", "Regulatory & TMF Specialist"),
     DemoUser("finance", "finance", "Lukas", "Brandt", "Clinical Finance Manager"),
-    DemoUser("viewer", "viewer", "Aiko", "Mori", "Medical Director", title="Dr.", degrees="MD"),
+    DemoUser("viewer", "viewer", "Aiko", "Mori", "Medical Director", title="Dr.", degrees="MD", blinded=True),
     DemoUser("auditor", "auditor", "Graham", "Ellison", "GCP Quality Assurance Auditor", employer="none"),
 ]
 
@@ -158,7 +164,10 @@ class SiteSpec:
     institution: str
     status: str
     reason: str = ""            # reason recorded with the final transition (e.g. why not selected)
-    enrolled: int | None = None  # fixed enrolled count; otherwise derived from status and timing
+    enrolled: int | None = None  # exactly this many subjects enrolled; otherwise drawn from the site's rate
+    active_days: int | None = None  # activated this many days ago (default: from the study's start-up)
+    rate: float | None = None   # recruitment rate relative to plan (default: a gamma-distributed draw)
+    screen_fail: float | None = None  # screen-failure proportion (default: the study's)
 
 
 @dataclass(frozen=True)
@@ -179,12 +188,65 @@ class InterventionSpec:
 
 
 @dataclass(frozen=True)
+class VisitSpec:
+    """One visit of a schedule of events (see visits.models.VisitDefinition)."""
+
+    code: str
+    name: str
+    anchor: str                 # consent | enrollment | randomization | first_dose
+    day: int                    # target day after the anchor (0 = the anchor day)
+    before: int = 0             # window, days
+    after: int = 0
+    modality: str = "on_site"   # on_site | remote | home | phone
+    required: bool = True
+
+
+@dataclass(frozen=True)
 class ProtocolSpec:
     version_number: str
     days: int                   # version date, days from today
     summary_of_changes: str
     amendment_number: int | None = None
     approve: bool = True        # approved by the CPM's e-signature; False stays a draft
+    adds_visits: tuple[VisitSpec, ...] = ()  # visits this version adds to the previous version's schedule
+
+
+@dataclass(frozen=True)
+class IcfSpec:
+    """An informed consent form version, tied to a protocol version."""
+
+    version_number: str
+    days: int                   # version date, days from today
+    protocol: str               # version_number of its protocol version
+    irb_days: int | None = None  # IRB/IEC approval, days from today; None: still a draft
+    country: str = ""           # a country-specific form
+
+
+@dataclass(frozen=True)
+class RebaselineSpec:
+    """An earlier baseline of the enrollment plan, replaced by the current one for `reason`."""
+
+    label: str                  # the earlier baseline's label
+    lsi_days: int               # its planned last subject in, days before the study's current plan
+    current_label: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class EnrollmentSpec:
+    """How subjects come in: the study's pace against its plan and what happens to them."""
+
+    pace: float                 # actual recruitment rate / planned rate (1: on plan)
+    screen_fail: float          # typical screen-failure proportion
+    withdraw: float             # share of enrolled subjects who withdraw before completing
+    lost: float                 # share lost to follow-up
+    strata: tuple[str, ...]
+    screen_fail_reasons: tuple[tuple[str, str, float], ...]  # study-specific (code, label, weight)
+    consent_sites: tuple[str, ...]  # sites whose subjects are entered one by one with their consents
+    econsent: float = 0.0       # share of consents obtained electronically
+    death: float = 0.0          # share of withdrawals that are deaths
+    stop_days: int | None = None  # enrollment stopped this many days ago (hold); default: plan or today
+    rebaseline: RebaselineSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -222,7 +284,93 @@ class StudySpec:
     eu_ct_number: str = ""
     hold_reason: str = ""
     slip_days: int = 14         # how late actual milestones run against plan
+    schedule: tuple[VisitSpec, ...] = ()   # schedule of events of the first protocol version
+    icfs: tuple[IcfSpec, ...] = ()
+    enrollment: EnrollmentSpec | None = None  # None: no subjects (studies not yet enrolling)
 
+
+# Schedules of events. Screening is the consent day; baseline is the enrollment day (randomised the same
+# day); treatment visits count from randomisation. Phone, remote and home visits are the decentralised ones.
+def _screening_and_baseline(baseline: str = "Baseline / Day 1 (randomisation)") -> tuple[VisitSpec, ...]:
+    return (VisitSpec("SCR", "Screening", "consent", 0),
+            VisitSpec("BL", baseline, "enrollment", 0))
+
+
+ASTHMA_SCHEDULE = (
+    *_screening_and_baseline(),
+    VisitSpec("W2", "Week 2 safety call", "randomization", 14, 3, 3, "phone"),
+    VisitSpec("W4", "Week 4", "randomization", 28, 3, 3),
+    VisitSpec("W8", "Week 8 home dosing", "randomization", 56, 5, 5, "home"),
+    VisitSpec("W12", "Week 12", "randomization", 84, 7, 7),
+    VisitSpec("W16", "Week 16 telemedicine", "randomization", 112, 7, 7, "remote"),
+    VisitSpec("W24", "Week 24", "randomization", 168, 7, 7),
+    VisitSpec("W36", "Week 36", "randomization", 252, 7, 7),
+    VisitSpec("W44", "Week 44 exacerbation diary review", "randomization", 308, 7, 7, "phone", required=False),
+    VisitSpec("W52", "Week 52 end of treatment", "randomization", 364, 7, 7),
+)
+HEART_FAILURE_SCHEDULE = (
+    *_screening_and_baseline(),
+    VisitSpec("W2", "Week 2 titration call", "randomization", 14, 3, 3, "phone"),
+    VisitSpec("W4", "Week 4 titration", "randomization", 28, 4, 4),
+    VisitSpec("W8", "Week 8 call", "randomization", 56, 7, 7, "phone"),
+    VisitSpec("W16", "Week 16", "randomization", 112, 7, 7),
+    VisitSpec("M6", "Month 6", "randomization", 182, 14, 14),
+    VisitSpec("M9", "Month 9 telemedicine", "randomization", 273, 14, 14, "remote"),
+    VisitSpec("M12", "Month 12", "randomization", 365, 14, 14),
+    VisitSpec("M18", "Month 18 end of study", "randomization", 540, 14, 14),
+)
+DERMATITIS_SCHEDULE = (
+    *_screening_and_baseline(),
+    VisitSpec("W1", "Week 1 call", "randomization", 7, 2, 2, "phone"),
+    VisitSpec("W2", "Week 2", "randomization", 14, 3, 3),
+    VisitSpec("W4", "Week 4 photo assessment", "randomization", 28, 3, 3, "remote"),
+    VisitSpec("W8", "Week 8 end of treatment", "randomization", 56, 3, 3),
+    VisitSpec("W12", "Week 12 follow-up call", "randomization", 84, 5, 5, "phone"),
+)
+DIABETES_SCHEDULE = (
+    *_screening_and_baseline(),
+    VisitSpec("W4", "Week 4", "randomization", 28, 3, 3),
+    VisitSpec("W12", "Week 12", "randomization", 84, 7, 7),
+    VisitSpec("W20", "Week 20 telemedicine", "randomization", 140, 7, 7, "remote"),
+    VisitSpec("W28", "Week 28 call", "randomization", 196, 7, 7, "phone"),
+    VisitSpec("W40", "Week 40 end of treatment", "randomization", 280, 7, 7),
+)
+NSCLC_SCHEDULE = (
+    *_screening_and_baseline("Cycle 1 Day 1 (randomisation)"),
+    VisitSpec("C2D1", "Cycle 2 Day 1", "randomization", 21, 3, 3),
+    VisitSpec("C3D1", "Cycle 3 Day 1", "randomization", 42, 3, 3),
+    VisitSpec("C5D1", "Cycle 5 Day 1 and tumour assessment", "randomization", 84, 3, 3),
+    VisitSpec("EOT", "End of treatment", "randomization", 182, 7, 7),
+    VisitSpec("SFU", "Safety follow-up call", "randomization", 212, 7, 7, "phone"),
+    VisitSpec("LTFU1", "Survival follow-up call 1", "randomization", 364, 14, 14, "phone"),
+    VisitSpec("LTFU2", "Survival follow-up call 2", "randomization", 540, 14, 14, "phone"),
+)
+PK_SCHEDULE = (
+    *_screening_and_baseline("Day 1 dosing"),
+    VisitSpec("D2", "Day 2 PK", "randomization", 1),
+    VisitSpec("D8", "Day 8 PK", "randomization", 7, 1, 1),
+    VisitSpec("D15", "Day 15 PK", "randomization", 14, 1, 1),
+    VisitSpec("D29", "Day 29 PK", "randomization", 28, 2, 2),
+    VisitSpec("D57", "Day 57 PK and immunogenicity", "randomization", 56, 3, 3),
+    VisitSpec("D85", "Day 85 PK", "randomization", 84, 3, 3),
+    VisitSpec("D113", "Day 113 end of study", "randomization", 112, 5, 5),
+)
+LUPUS_SCHEDULE = (
+    *_screening_and_baseline(),
+    VisitSpec("W2", "Week 2 home nurse visit", "randomization", 14, 3, 3, "home"),
+    VisitSpec("W4", "Week 4", "randomization", 28, 3, 3),
+    VisitSpec("W12", "Week 12", "randomization", 84, 7, 7),
+    VisitSpec("W24", "Week 24", "randomization", 168, 7, 7),
+    VisitSpec("W36", "Week 36 telemedicine", "randomization", 252, 7, 7, "remote"),
+    VisitSpec("W48", "Week 48 end of treatment", "randomization", 336, 7, 7),
+)
+MIGRAINE_SCHEDULE = (
+    *_screening_and_baseline(),
+    VisitSpec("W4", "Week 4 dosing", "randomization", 28, 3, 3),
+    VisitSpec("W8", "Week 8 dosing", "randomization", 56, 3, 3),
+    VisitSpec("W12", "Week 12 end of treatment", "randomization", 84, 3, 3),
+    VisitSpec("W24", "Week 24 follow-up call", "randomization", 168, 7, 7, "phone"),
+)
 
 STUDIES: tuple[StudySpec, ...] = (
     StudySpec(
@@ -312,6 +460,12 @@ STUDIES: tuple[StudySpec, ...] = (
             ProtocolSpec("2.0 (Amendment 2)", -3, "Extends the baseline period from 28 to 35 days; adds "
                          "exploratory digital diary endpoints.", amendment_number=2, approve=False),
         ),
+        schedule=MIGRAINE_SCHEDULE,
+        icfs=(
+            IcfSpec("1.0", -150, "1.0", irb_days=-120),
+            IcfSpec("1.1-DE", -55, "1.1 (Amendment 1)", irb_days=-40, country=DE),
+            IcfSpec("2.0", -3, "2.0 (Amendment 2)"),
+        ),
         sites=(
             SiteSpec("us_mayo", "activated"), SiteSpec("pl_suk", "activated"), SiteSpec("us_ccf", "start_up"),
             SiteSpec("us_nm", "start_up"), SiteSpec("de_lmu", "start_up"), SiteSpec("ca_twh", "selected"),
@@ -363,15 +517,44 @@ STUDIES: tuple[StudySpec, ...] = (
             ProtocolSpec("2.0 (Amendment 1)", -250, "Lowers the screening eosinophil threshold from 300 to "
                          "150 cells/µL; adds adolescents from 12 years.", amendment_number=1),
             ProtocolSpec("3.0 (Amendment 2)", -10, "Adds an optional home-dosing module and a COVID-19 "
-                         "vaccination guidance appendix.", amendment_number=2, approve=False),
+                         "vaccination guidance appendix.", amendment_number=2, approve=False,
+                         adds_visits=(VisitSpec("W20H", "Week 20 home dosing (optional module)", "randomization",
+                                                140, 5, 5, "home", required=False),)),
+        ),
+        schedule=ASTHMA_SCHEDULE,
+        icfs=(
+            IcfSpec("1.0", -400, "1.0", irb_days=-380),
+            IcfSpec("2.0", -245, "2.0 (Amendment 1)", irb_days=-225),
+            # Approved days ago: new safety information, so every subject on study must re-consent.
+            IcfSpec("2.1", -30, "2.0 (Amendment 1)", irb_days=-12),
+            IcfSpec("3.0", -8, "3.0 (Amendment 2)"),
+        ),
+        # Behind plan: slower than planned everywhere, one site idle since activation, one screening out
+        # most of its candidates, one far below the others.
+        enrollment=EnrollmentSpec(
+            pace=0.75, screen_fail=0.35, withdraw=0.07, lost=0.02, econsent=0.3,
+            strata=("Adult, eosinophils < 300/µL", "Adult, eosinophils ≥ 300/µL", "Adolescent (12–17 years)"),
+            screen_fail_reasons=(
+                ("eos_below_threshold", "Blood eosinophils below 150 cells/µL", 4.0),
+                ("fev1_above_limit", "Pre-bronchodilator FEV1 at or above 80% predicted", 2.0),
+                ("exacerbations_not_met", "Fewer than 2 severe exacerbations in 12 months", 2.0),
+                ("smoking_history", "Current smoker or 10 pack-years or more", 1.0),
+            ),
+            consent_sites=("us_mgh", "de_charite"),
+            rebaseline=RebaselineSpec(
+                label="Original plan", lsi_days=150, current_label="After Amendment 1",
+                reason=("Amendment 1 lowered the eosinophil threshold and added adolescents; German and Polish "
+                        "sites opened later than planned. Last subject in moved by five months."),
+            ),
         ),
         sites=(
             SiteSpec("us_mgh", "enrolling"), SiteSpec("us_jhh", "enrolling"), SiteSpec("us_duke", "enrolling"),
-            SiteSpec("us_ucsf", "activated"), SiteSpec("ca_vgh", "enrolling"), SiteSpec("de_charite", "enrolling"),
-            SiteSpec("de_ukhd", "enrolling"),
-            SiteSpec("de_uke", "closed_to_enrollment", reason="Site enrollment target reached."),
+            SiteSpec("us_ucsf", "activated", active_days=150, rate=0.0), SiteSpec("ca_vgh", "enrolling"),
+            SiteSpec("de_charite", "enrolling"), SiteSpec("de_ukhd", "enrolling"),
+            SiteSpec("de_uke", "closed_to_enrollment", reason="Site enrollment target reached.", rate=3.0),
             SiteSpec("fr_psl", "enrolling"), SiteSpec("fr_hcl", "start_up"), SiteSpec("uk_rbh", "enrolling"),
-            SiteSpec("uk_mri", "enrolling"), SiteSpec("pl_uck", "enrolling"), SiteSpec("es_lapaz", "enrolling"),
+            SiteSpec("uk_mri", "enrolling", rate=0.2), SiteSpec("pl_uck", "enrolling", rate=1.3, screen_fail=0.72),
+            SiteSpec("es_lapaz", "enrolling"),
             SiteSpec("it_gemelli", "not_selected", reason="Pharmacy could not store the investigational product at "
                                                          "2–8 °C with continuous temperature logging."),
         ),
@@ -416,6 +599,23 @@ STUDIES: tuple[StudySpec, ...] = (
                          "event-rate review; adds a Japanese pharmacokinetic sub-study.", amendment_number=1,
                          approve=False),
         ),
+        schedule=HEART_FAILURE_SCHEDULE,
+        icfs=(
+            IcfSpec("1.0", -420, "1.0", irb_days=-300),
+            IcfSpec("1.0-JP", -230, "1.0", irb_days=-200, country=JP),
+            IcfSpec("2.0", -25, "2.0 (Amendment 1)"),
+        ),
+        # On plan.
+        enrollment=EnrollmentSpec(
+            pace=1.16, screen_fail=0.3, withdraw=0.05, lost=0.01, econsent=0.2,
+            strata=("LVEF 50–59%", "LVEF ≥ 60%"),
+            screen_fail_reasons=(
+                ("ntprobnp_below", "NT-proBNP below the threshold", 4.0),
+                ("sbp_low", "Systolic blood pressure below 100 mmHg", 1.5),
+                ("egfr_low", "eGFR below 20 mL/min/1.73 m²", 1.0),
+            ),
+            consent_sites=("us_ccf",),
+        ),
         sites=(
             SiteSpec("us_ccf", "enrolling"), SiteSpec("us_duke", "enrolling"), SiteSpec("us_nm", "enrolling"),
             SiteSpec("ca_mhi", "enrolling"), SiteSpec("ca_tgh", "activated"), SiteSpec("jp_utokyo", "enrolling"),
@@ -458,12 +658,30 @@ STUDIES: tuple[StudySpec, ...] = (
         protocols=(
             ProtocolSpec("1.0", -260, "Original protocol."),
             ProtocolSpec("2.0 (Amendment 1)", -90, "Adds an adolescent pharmacokinetic sub-study and clarifies "
-                         "permitted emollients.", amendment_number=1),
+                         "permitted emollients.", amendment_number=1,
+                         adds_visits=(VisitSpec("PK2", "Week 2 PK sampling (adolescents)", "randomization", 14, 2, 2,
+                                                "home", required=False),)),
+        ),
+        schedule=DERMATITIS_SCHEDULE,
+        icfs=(
+            IcfSpec("1.0", -280, "1.0", irb_days=-200),
+            IcfSpec("2.0", -85, "2.0 (Amendment 1)", irb_days=-70),
+        ),
+        # Ahead of plan: a short topical study that sites fill quickly, one Polish site above all.
+        enrollment=EnrollmentSpec(
+            pace=2.0, screen_fail=0.22, withdraw=0.04, lost=0.01, econsent=0.6,
+            strata=("Adolescent (12–17 years)", "Adult, body surface area < 10%", "Adult, body surface area ≥ 10%"),
+            screen_fail_reasons=(
+                ("iga_not_3", "IGA score not 3 (moderate)", 3.0),
+                ("bsa_out_of_range", "Affected body surface area outside 3–20%", 2.0),
+                ("washout_not_met", "Systemic treatment washout not complete", 1.5),
+            ),
+            consent_sites=("de_lmu",),
         ),
         sites=(
             SiteSpec("us_ucsf", "enrolling"), SiteSpec("us_nm", "enrolling"), SiteSpec("us_jhh", "activated"),
             SiteSpec("de_lmu", "enrolling"), SiteSpec("de_uke", "enrolling"), SiteSpec("fr_chut", "enrolling"),
-            SiteSpec("pl_uck", "enrolling"), SiteSpec("ca_twh", "enrolling"),
+            SiteSpec("pl_uck", "enrolling", rate=2.2), SiteSpec("ca_twh", "enrolling"),
         ),
     ),
     StudySpec(
@@ -475,7 +693,7 @@ STUDIES: tuple[StudySpec, ...] = (
                  "in HbA1c from baseline to week 40."),
         phases=("PHASE3",), therapeutic_area="Endocrinology & Metabolism", conditions=("Type 2 Diabetes Mellitus",),
         keywords=("GLP-1", "GIP", "HbA1c", "once weekly"),
-        status="closed_to_enrollment", planned_enrollment=600, first_site_activated=-620, enrollment_days=560,
+        status="closed_to_enrollment", planned_enrollment=480, first_site_activated=-620, enrollment_days=560,
         follow_up_days=280, masking="DOUBLE", who_masked=("PARTICIPANT", "INVESTIGATOR"),
         eu_ct_number="2022-500914-39-00", slip_days=21,
         arms=(
@@ -505,7 +723,25 @@ STUDIES: tuple[StudySpec, ...] = (
             ProtocolSpec("2.0 (Amendment 1)", -400, "Adds a fundoscopy sub-study and a continuous glucose "
                          "monitoring substudy in selected countries.", amendment_number=1),
             ProtocolSpec("3.0 (Amendment 2)", -20, "Extends safety follow-up by 4 weeks after the last dose.",
-                         amendment_number=2, approve=False),
+                         amendment_number=2, approve=False,
+                         adds_visits=(VisitSpec("W44", "Week 44 safety follow-up call", "randomization", 308, 7, 7,
+                                                "phone"),)),
+        ),
+        schedule=DIABETES_SCHEDULE,
+        icfs=(
+            IcfSpec("1.0", -740, "1.0", irb_days=-690),
+            IcfSpec("2.0", -410, "2.0 (Amendment 1)", irb_days=-385),
+            IcfSpec("3.0", -18, "3.0 (Amendment 2)"),
+        ),
+        enrollment=EnrollmentSpec(
+            pace=1.0, screen_fail=0.28, withdraw=0.08, lost=0.02,
+            strata=("HbA1c ≤ 8.5%", "HbA1c > 8.5%"),
+            screen_fail_reasons=(
+                ("hba1c_out_of_range", "HbA1c outside 7.0–10.5%", 4.0),
+                ("metformin_dose", "Metformin below 1500 mg/day or dose not stable", 1.5),
+                ("retinopathy", "Proliferative retinopathy on fundoscopy", 1.0),
+            ),
+            consent_sites=("pl_suk",),
         ),
         sites=(
             SiteSpec("us_mgh", "closed_to_enrollment"), SiteSpec("us_mayo", "closed_to_enrollment"),
@@ -559,6 +795,23 @@ STUDIES: tuple[StudySpec, ...] = (
             ProtocolSpec("3.0 (Amendment 2)", -40, "Reduces survival follow-up visits to every 12 weeks by "
                          "telephone.", amendment_number=2, approve=False),
         ),
+        schedule=NSCLC_SCHEDULE,
+        icfs=(
+            IcfSpec("1.0", -1030, "1.0", irb_days=-990),
+            IcfSpec("2.0", -705, "2.0 (Amendment 1)", irb_days=-680),
+            IcfSpec("3.0", -35, "3.0 (Amendment 2)"),
+        ),
+        enrollment=EnrollmentSpec(
+            pace=1.0, screen_fail=0.4, withdraw=0.3, lost=0.02, death=0.45,
+            strata=("PD-L1 TPS < 50%", "PD-L1 TPS ≥ 50%"),
+            screen_fail_reasons=(
+                ("actionable_mutation", "Actionable genomic alteration", 2.0),
+                ("ecog_2", "ECOG performance status 2 or more", 2.0),
+                ("brain_mets", "Untreated brain metastases", 1.5),
+                ("ild_history", "History of interstitial lung disease", 1.0),
+            ),
+            consent_sites=("us_mda",),
+        ),
         sites=(
             SiteSpec("us_mda", "closed_to_enrollment"), SiteSpec("us_mskcc", "closed_to_enrollment"),
             SiteSpec("ca_pm", "closed_to_enrollment"), SiteSpec("fr_gr", "closed_to_enrollment"),
@@ -606,6 +859,21 @@ STUDIES: tuple[StudySpec, ...] = (
             ProtocolSpec("2.0 (Amendment 1)", -1050, "Adds the 420 mg cohort after review of the 210 mg "
                          "safety data.", amendment_number=1),
         ),
+        schedule=PK_SCHEDULE,
+        icfs=(
+            IcfSpec("1.0", -1200, "1.0", irb_days=-1150),
+            IcfSpec("2.0", -1048, "2.0 (Amendment 1)", irb_days=-1040),
+        ),
+        enrollment=EnrollmentSpec(
+            pace=1.0, screen_fail=0.45, withdraw=0.03, lost=0.0,
+            strata=("Japanese", "White"),
+            screen_fail_reasons=(
+                ("bmi_out_of_range", "BMI outside 18.0–30.0 kg/m²", 2.0),
+                ("ancestry_not_met", "Ancestry criteria not met", 1.0),
+                ("positive_serology", "Positive hepatitis B, hepatitis C or HIV test", 0.5),
+            ),
+            consent_sites=("jp_sumida",),
+        ),
         sites=(
             SiteSpec("us_spaulding", "closed_out"), SiteSpec("de_cro", "closed_out"), SiteSpec("uk_hmr", "closed_out"),
             SiteSpec("jp_sumida", "closed_out"), SiteSpec("jp_osaka", "closed_out"),
@@ -644,7 +912,25 @@ STUDIES: tuple[StudySpec, ...] = (
         protocols=(
             ProtocolSpec("1.0", -300, "Original protocol."),
             ProtocolSpec("2.0 (Amendment 1)", -2, "Adds liver function tests at weeks 2, 4 and 6 and new "
-                         "hepatic stopping rules, as recommended by the DSMB.", amendment_number=1, approve=False),
+                         "hepatic stopping rules, as recommended by the DSMB.", amendment_number=1, approve=False,
+                         adds_visits=(VisitSpec("W6", "Week 6 liver function tests (home nurse)", "randomization",
+                                                42, 3, 3, "home"),)),
+        ),
+        schedule=LUPUS_SCHEDULE,
+        icfs=(
+            IcfSpec("1.0", -300, "1.0", irb_days=-260),
+            IcfSpec("2.0", -2, "2.0 (Amendment 1)"),
+        ),
+        # Enrollment paused by the hold.
+        enrollment=EnrollmentSpec(
+            pace=0.85, screen_fail=0.45, withdraw=0.06, lost=0.01, stop_days=40,
+            strata=("SLEDAI-2K < 10", "SLEDAI-2K ≥ 10"),
+            screen_fail_reasons=(
+                ("sledai_below", "SLEDAI-2K below 6 or clinical SLEDAI-2K below 4", 3.0),
+                ("serology_negative", "ANA and anti-dsDNA negative", 2.0),
+                ("liver_tests", "ALT or AST above 1.5 × ULN", 1.0),
+            ),
+            consent_sites=("us_duke",),
         ),
         sites=(
             SiteSpec("us_jhh", "closed_to_enrollment", reason="Enrollment paused: study on hold (DSMB review)."),

@@ -20,10 +20,11 @@ from trialdesk.accounts.services import membership_grant, user_create
 from trialdesk.core.errors import AccessDenied, Conflict, ValidationFailed
 from trialdesk.ctgov.services import ctgov_import_file
 from trialdesk.demo import portfolio as P
+from trialdesk.demo.clinical import ClinicalLoader, ClinicalSummary
 from trialdesk.demo.credentials import DemoLogin
 from trialdesk.demo.selectors import demo_usernames_taken
 from trialdesk.organizations.services import organization_create, person_create
-from trialdesk.sites.services import site_create, site_enrolled_count_set, site_transition
+from trialdesk.sites.services import site_create, site_transition
 from trialdesk.studies.selectors import study_get
 from trialdesk.studies.services import (
     arm_create,
@@ -34,6 +35,7 @@ from trialdesk.studies.services import (
     study_transition,
     study_update,
 )
+from trialdesk.visits.services import visit_definition_create, visit_definitions_copy
 
 CTGOV_DIR = Path(__file__).resolve().parent / "data" / "ctgov"
 
@@ -89,6 +91,10 @@ for _status in ("enrolling", "closed_to_enrollment", "closed_out"):
     SITE_MILESTONES_DONE[_status] = [*SITE_MILESTONES_DONE["activated"], "first_subject_in"]
 SITE_MILESTONES_DONE["closed_out"] = [*SITE_MILESTONES_DONE["closed_out"], "closed_out"]
 ACTIVATED_STATUSES = frozenset({"activated", "enrolling", "closed_to_enrollment", "closed_out"})
+# Sites of a study with subjects stop at Activated until their subjects are in: the rest of the path
+# (enrolling, closed) follows them (demo/clinical.py).
+OPEN_SITE_STATUSES = frozenset({"candidate", "not_selected", "selected", "start_up", "activated"})
+ANCHOR_RANK = {"consent": 0, "enrollment": 1, "randomization": 2, "first_dose": 2}
 STUDY_LATE_MILESTONES = ["last_subject_in", "last_subject_last_visit", "database_lock", "final_report"]
 STUDY_LATE_DONE = {
     "closed_to_enrollment": ["last_subject_in"],
@@ -103,11 +109,17 @@ class DemoSummary:
     imported: list = field(default_factory=list)
     sites: int = 0
     users: dict = field(default_factory=dict)
+    clinical: ClinicalSummary = field(default_factory=ClinicalSummary)
 
 
 def demo_logins_wanted() -> list[tuple[str, str]]:
     """(username, role) of every demo login, for credentials.credentials_ensure."""
     return [(u.username, u.role) for u in P.USERS]
+
+
+def demo_blinded_usernames() -> set[str]:
+    """Demo logins that are blinded (never see randomized arms)."""
+    return {u.username for u in P.USERS if u.blinded}
 
 
 def demo_portfolio_load(*, logins: dict[str, DemoLogin], today: dt.date | None = None,
@@ -125,7 +137,11 @@ def demo_portfolio_load(*, logins: dict[str, DemoLogin], today: dt.date | None =
     if taken:
         raise Conflict(f"The demo portfolio is already loaded (users {', '.join(taken)} exist).")
     files = sorted(CTGOV_DIR.glob("*.json")) if registry_files is None else registry_files
-    loader = _Loader(logins=logins, today=today or timezone.localdate())
+    today = today or timezone.localdate()
+    if today > timezone.localdate():
+        # The services refuse dates in the future (a visit, a consent), so the demo cannot start later.
+        raise ValidationFailed.field("today", "The demo portfolio cannot be dated after today.")
+    loader = _Loader(logins=logins, today=today)
     with transaction.atomic():
         loader.run(files)
     return loader.summary
@@ -150,6 +166,11 @@ class _Loader:
         self.orgs: dict = {}
         self.studies: dict = {}
         self.sites: dict = {}          # (protocol number, institution key) -> StudySite
+        self.site_paths: dict = {}     # (protocol number, institution key) -> [(status, reason)] still to do
+        self.arms: dict = {}           # protocol number -> {label: Arm}
+        self.protocols: dict = {}      # (protocol number, version number) -> ProtocolVersion
+        self.planned: dict = {}        # protocol number -> planned key dates
+        self.usernames: set[str] = set()
         self.pi_names = self._name_pools()
 
     # --- order of work -----------------------------------------------------
@@ -169,6 +190,11 @@ class _Loader:
             self._study(spec)
         self._site_users()
         self._study_memberships()
+        clinical = ClinicalLoader(self)
+        for spec in P.STUDIES:
+            clinical.study(spec)
+        clinical.visits_record()
+        self.summary.clinical = clinical.summary
         self._registry_import(registry_files)
         self.summary.users = dict(self.users)
 
@@ -180,6 +206,7 @@ class _Loader:
         self.admin = user_create(actor=None, username=spec.username, first_name=spec.first_name,
                                  last_name=spec.last_name, email=self._email(spec.first_name, spec.last_name),
                                  password=self.logins[spec.username].password)
+        self.usernames.add(spec.username)
         membership_grant(actor=None, user=self.admin, role="admin", reason="Demo portfolio: system administrator.")
         self.users["admin"] = self.admin
 
@@ -204,9 +231,12 @@ class _Loader:
         })
 
     def _login(self, username: str, person):
+        blinded = next(u.blinded for u in P.USERS if u.username == username)
         user = user_create(actor=self.admin, username=username, email=person.email, first_name=person.first_name,
-                           last_name=person.last_name, person=person, password=self.logins[username].password)
+                           last_name=person.last_name, person=person, password=self.logins[username].password,
+                           is_blinded=blinded)
         self.users[username] = user
+        self.usernames.add(username)
         return user
 
     def _staff_user(self, spec: P.DemoUser) -> None:
@@ -259,6 +289,7 @@ class _Loader:
         membership_grant(actor=self.admin, user=cpm, role="cpm", study=study,
                          reason="Clinical project manager for the study.")
         self.studies[spec.protocol_number] = study
+        self.planned[spec.protocol_number] = planned
         self.summary.studies.append(study)
 
         arms = {}
@@ -271,11 +302,18 @@ class _Loader:
             intervention_create(user=cpm, study=study, arm_ids=[arms[label].pk for label in iv.arms], data={
                 "kind": iv.kind, "name": iv.name, "description": iv.description, "other_names": list(iv.other_names),
             })
+        self.arms[spec.protocol_number] = arms
+        previous = None
         for pspec in spec.protocols:
             pv = protocol_version_create(user=cpm, study=study, data={
                 "version_number": pspec.version_number, "version_date": self.today + _days(pspec.days),
                 "amendment_number": pspec.amendment_number, "summary_of_changes": pspec.summary_of_changes,
             })
+            self.protocols[(spec.protocol_number, pspec.version_number)] = pv
+            if spec.schedule:
+                # The schedule is part of the protocol: written while the version is a draft, then approved.
+                self._schedule(spec, pspec, pv, previous)
+            previous = pv
             if pspec.approve:
                 protocol_version_approve(user=cpm, protocol_version=pv, password=self.logins["cpm"].password,
                                          version=pv.version, comment="Approved for submission to competent "
@@ -285,10 +323,41 @@ class _Loader:
             study_transition(user=cpm, study=study, status=status, version=study.version, reason=reason)
 
         sites = self._sites(spec, study, planned)
-        actual = self._study_actual_dates(spec, planned, sites)
-        if actual:
-            study_update(user=cpm, study=study, data=actual, version=study.version,
-                         reason="Actual milestone dates recorded from site activation and enrollment tracking.")
+        if spec.enrollment is None:
+            # Studies with subjects get their actual dates from the screening logs (demo/clinical.py).
+            actual = self._study_actual_dates(spec, planned, sites)
+            if actual:
+                study_update(user=cpm, study=study, data=actual, version=study.version,
+                             reason="Actual milestone dates recorded from site activation and enrollment tracking.")
+
+    def _schedule(self, spec: P.StudySpec, pspec: P.ProtocolSpec, pv, previous) -> None:
+        """The first version gets the study's schedule of events; an amendment copies the previous version's
+        and adds its own visits, each placed after the visits that come before it."""
+        cpm = self.users["cpm"]
+        if previous is None:
+            for n, visit in enumerate(spec.schedule, start=1):
+                self._visit_create(pv, visit, n * 10)
+            return
+        visit_definitions_copy(user=cpm, source=previous, target=pv,
+                               reason=f"Schedule of events carried over from protocol {previous.version_number}.")
+        base = [(ANCHOR_RANK[v.anchor], v.day, (n + 1) * 10) for n, v in enumerate(spec.schedule)]
+        for visit in pspec.adds_visits:
+            key = (ANCHOR_RANK[visit.anchor], visit.day)
+            self._visit_create(pv, visit, max((order for rank, day, order in base if (rank, day) <= key),
+                                              default=0) + 5)
+
+    def _visit_create(self, pv, visit: P.VisitSpec, order: int) -> None:
+        visit_definition_create(user=self.users["cpm"], protocol_version=pv, data={
+            "code": visit.code, "name": visit.name, "order": order, "anchor": visit.anchor,
+            "target_day": visit.day, "window_before": visit.before, "window_after": visit.after,
+            "modality": visit.modality, "required": visit.required,
+        })
+
+    def site_reason(self, status: str) -> str:
+        return SITE_REASONS[status]
+
+    def late_milestones(self, status: str) -> list[str]:
+        return STUDY_LATE_DONE.get(status, [])
 
     def _study_planned_dates(self, spec: P.StudySpec) -> dict[str, dt.date]:
         fsa = self.today + _days(spec.first_site_activated)
@@ -345,15 +414,15 @@ class _Loader:
             inst = P.INSTITUTIONS[site_spec.institution]
             per_country[inst.country] = per_country.get(inst.country, 0) + 1
             site_number = f"{P.COUNTRY_SITE_BLOCK[inst.country]}{per_country[inst.country]:02d}"
-            activation = self._site_activation(spec, site_spec.status, planned, first_activation_done)
+            activation = self._site_activation(spec, site_spec.status, planned, first_activation_done,
+                                               site_spec.active_days)
             first_activation_done |= site_spec.status in ACTIVATED_STATUSES
             site_planned = {key: activation + _days(offset) for key, offset in SITE_MILESTONE_OFFSETS.items()}
             site_planned["closed_out"] = planned["last_subject_last_visit"] + _days(45 + self.rng.randint(0, 30))
-            done = list(SITE_MILESTONES_DONE[site_spec.status])
+            # The first subject in is recorded by the subject services when it happens.
+            done = [k for k in SITE_MILESTONES_DONE[site_spec.status] if k != "first_subject_in"]
             if site_spec.status == "start_up" and self.rng.random() < 0.5:
                 done = [*done, "irb_approval"]
-            if site_spec.enrolled == 0:
-                done = [k for k in done if k != "first_subject_in"]
             if site_spec.status == "closed_out" and spec.status != "completed":
                 # An early close-out, before the study's planned close-out.
                 site_planned["closed_out"] = self.today - _days(self.rng.randint(30, 120))
@@ -366,17 +435,15 @@ class _Loader:
                 **{f"planned_{key}": value for key, value in site_planned.items()},
                 **{f"actual_{key}": value for key, value in actual.items()},
             })
-            path = SITE_PATHS[site_spec.status]
-            if site_spec.enrolled == 0:
-                path = [status for status in path if status not in ("enrolling", "closed_to_enrollment")]
-            for status in path:
-                reason = (site_spec.reason if status == site_spec.status and site_spec.reason
-                          else SITE_REASONS[status])
+            path = [(status, site_spec.reason if status == site_spec.status and site_spec.reason
+                     else SITE_REASONS[status]) for status in SITE_PATHS[site_spec.status]]
+            later = []
+            if spec.enrollment is not None:
+                later = [step for step in path if step[0] not in OPEN_SITE_STATUSES]
+                path = [step for step in path if step[0] in OPEN_SITE_STATUSES]
+            for status, reason in path:
                 site_transition(user=cpm, site=site, status=status, version=site.version, reason=reason)
-            enrolled = self._site_enrolled(spec, site_spec, site, planned)
-            if enrolled:
-                site_enrolled_count_set(user=cpm, site=site, enrolled_count=enrolled, version=site.version,
-                                        reason="Enrollment count sync from the EDC.")
+            self.site_paths[(spec.protocol_number, site_spec.institution)] = later
             self.sites[(spec.protocol_number, site_spec.institution)] = site
             sites.append(site)
         self.summary.sites += len(sites)
@@ -389,9 +456,12 @@ class _Loader:
         total = spec.planned_enrollment * (1.1 if spec.status in ("planning", "start_up", "enrolling") else 1.0)
         return {key: max(3, round(total * w / sum(weights.values()))) for key, w in weights.items()}
 
-    def _site_activation(self, spec: P.StudySpec, status: str, planned: dict, first_done: bool) -> dt.date:
+    def _site_activation(self, spec: P.StudySpec, status: str, planned: dict, first_done: bool,
+                         active_days: int | None = None) -> dt.date:
         """Planned activation date: activated sites in the past, the others still ahead."""
         fsa = planned["first_site_activated"]
+        if active_days is not None:
+            return self.today - _days(active_days)
         if status not in ACTIVATED_STATUSES:
             return max(fsa, self.today) + _days(self.rng.randint(20, 100))
         if status == "activated" and first_done:
@@ -400,20 +470,6 @@ class _Loader:
             return fsa
         room = max(0, -spec.first_site_activated - 60)
         return fsa + _days(self.rng.randint(0, min(90, room)))
-
-    def _site_enrolled(self, spec: P.StudySpec, site_spec: P.SiteSpec, site, planned: dict) -> int:
-        if site_spec.enrolled is not None:
-            return site_spec.enrolled
-        target = site.target_enrollment or 0
-        if site_spec.status not in ("enrolling", "closed_to_enrollment", "closed_out"):
-            return 0
-        if site_spec.status == "closed_to_enrollment" and spec.status == "enrolling":
-            return target  # closed because it reached its target
-        if spec.status in ("enrolling", "on_hold"):
-            span = (planned["last_subject_in"] - planned["first_subject_in"]).days
-            progress = min(1.0, max(0.05, (self.today - site.actual_first_subject_in).days / span))
-            return max(1, min(target - 1, round(target * progress * self.rng.uniform(0.6, 1.3))))
-        return max(1, round(target * self.rng.uniform(0.92, 1.18)))  # closed: targets met, a little over
 
     # --- memberships -------------------------------------------------------------------
 

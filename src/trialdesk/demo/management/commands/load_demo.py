@@ -12,7 +12,12 @@ from trialdesk.core.errors import ServiceError
 from trialdesk.core.request_context import use_context
 from trialdesk.demo.credentials import credentials_ensure, credentials_path, credentials_read
 from trialdesk.demo.selectors import database_has_studies
-from trialdesk.demo.services import DEMO_MODE_REQUIRED, demo_logins_wanted, demo_portfolio_load
+from trialdesk.demo.services import (
+    DEMO_MODE_REQUIRED,
+    demo_blinded_usernames,
+    demo_logins_wanted,
+    demo_portfolio_load,
+)
 
 
 class Command(BaseCommand):
@@ -40,10 +45,13 @@ class Command(BaseCommand):
                     summary = demo_portfolio_load(logins=logins)
             except ServiceError as exc:
                 raise CommandError(exc.message) from exc
+            clinical = summary.clinical
             self.stdout.write(self.style.SUCCESS(
                 f"Demo portfolio loaded in {time.monotonic() - started:.1f} s: {len(summary.studies)} studies, "
-                f"{summary.sites} sites, {len(summary.imported)} studies imported from ClinicalTrials.gov, "
-                f"{len(summary.users)} users."
+                f"{summary.sites} sites, {clinical.subjects} subjects, {clinical.visits_recorded} visits recorded "
+                f"({clinical.visits_missed} missed), {len(summary.imported)} studies imported from "
+                f"ClinicalTrials.gov, {len(summary.users)} demo logins and {clinical.site_staff} site staff "
+                "accounts (without a password)."
             ))
         self._print_logins(logins, path, url)
 
@@ -54,8 +62,11 @@ class Command(BaseCommand):
                 self.stdout.write(f"Open {url} and log in with an existing account.")
             return
         self.stdout.write(f"Demo logins (demo mode only; kept in {path}):")
+        blinded = demo_blinded_usernames()
         for login in logins.values():
-            self.stdout.write(f"  {login.username:<13} {login.password:<19} {Role(login.role).label}")
+            label = Role(login.role).label + (" (blinded: never sees randomized arms)"
+                                              if login.username in blinded else "")
+            self.stdout.write(f"  {login.username:<13} {login.password:<19} {label}")
         if url and "cpm" in logins:
             self.stdout.write(self.style.SUCCESS(
                 f"Open {url} and log in as cpm / {logins['cpm'].password} (Clinical Project Manager), "
