@@ -64,12 +64,3 @@ def site_transition(*, user, site: StudySite, status: str, version: int | None, 
 def site_delete(*, user, site: StudySite, version: int | None, reason: str) -> StudySite:
     permissions.require(user, "site.delete", site)
     return record_soft_delete(actor=user, instance=site, version=version, reason=reason)
-
-
-@transaction.atomic
-def site_enrolled_count_set(*, user, site: StudySite, enrolled_count: int, version: int | None, reason: str
-                            ) -> StudySite:
-    """Record how many subjects a site has enrolled (entered or synced until subject tracking maintains it)."""
-    permissions.require(user, "site.edit", site)
-    return record_update(actor=user, instance=site, data={"enrolled_count": enrolled_count},
-                         allowed=frozenset({"enrolled_count"}), version=version, reason=reason)[0]
