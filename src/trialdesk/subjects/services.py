@@ -224,6 +224,10 @@ def site_enrollment_sync(*, user, site_ids, reason: str) -> None:
     audit_events_append(actor=user, drafts=drafts)
 
 
+# Leaving the study ends the visit schedule (lost to follow-up keeps it: the subject may come back).
+ENDED_STATUSES = frozenset({"completed", "withdrawn"})
+
+
 def _visits():
     # Imported when called: the visits area imports subjects' models, not the other way round.
     from trialdesk.visits import services as visit_services
@@ -310,6 +314,9 @@ def _enter_status(*, user, subject: Subject, status: str, on: dt.date, reason: s
     if old_status in ON_STUDY_STATUSES and status not in ON_STUDY_STATUSES:
         _reconsents_close(user=user, subject=subject,
                           reason=f"Subject is {rules.status_label(status)}; re-consent no longer required")
+    if status in ENDED_STATUSES:
+        _visits().subject_visits_end(user=user, subject=subject, ended_on=on,
+                                     why=f"Subject {rules.status_label(status).lower()} on {on.isoformat()}")
     return subject
 
 
@@ -748,6 +755,10 @@ def subjects_import_write(*, user, study, rows: list[dict[str, Any]], reason: st
             visits.subject_visits_generate(user=user, subject=subject)
             if subject.randomized_on is not None or subject.first_dose_on is not None:
                 visits.subject_visits_reanchor(user=user, subject=subject)
+            if subject.status in ENDED_STATUSES:
+                ended_on = getattr(subject, STATUS_DATE_FIELD[subject.status])
+                visits.subject_visits_end(user=user, subject=subject, ended_on=ended_on,
+                                          why=f"Subject {subject.status.replace('_', ' ')} on {ended_on.isoformat()}")
     return subjects
 
 

@@ -300,6 +300,26 @@ def subject_visits_reschedule(*, user, subject, protocol_version: ProtocolVersio
         _plan_missing(user=user, subject=subject, pv=protocol_version, after=effective_on, reason=why)
 
 
+def subject_visits_end(*, user, subject, ended_on: dt.date, why: str) -> list[SubjectVisit]:
+    """The subject left the study (completed, withdrawn): planned visits after that date are cancelled,
+    so they neither turn into missed-visit deviations nor stay in calendars and feeds."""
+    permissions.require(user, "subject.edit", subject)
+    _lock_subject(subject)
+    now = timezone.now()
+    cancelled = list(SubjectVisit.objects.select_for_update(of=("self",))
+                     .filter(subject=subject, status="planned", planned_on__gt=ended_on))
+    for v in cancelled:
+        v.status = "cancelled"
+        bump_version(v)
+        v.updated_at = now
+    if cancelled:
+        SubjectVisit.objects.bulk_update(cancelled, ["status", "version", "updated_at"])
+        audit_events_append(actor=user, drafts=[
+            draft_for(v, Action.UPDATE, changes={"status": ["planned", "cancelled"]}, reason=why) for v in cancelled
+        ])
+    return cancelled
+
+
 # --- Recording visits ---------------------------------------------------------------------
 
 @transaction.atomic

@@ -66,3 +66,13 @@ def test_enroll_randomize_reconsent(admin_user, make_user, study, sites, protoco
     assert after[("2.0", "V3")] == ("planned", today + dt.timedelta(days=42))
     assert ("2.0", "V1") not in after   # day 0 of enrollment is not after the re-consent
     assert audit_chain_verify()[1] is None
+
+    # Withdrawal ends the schedule: planned visits after the withdrawal date are cancelled, earlier ones stay.
+    subject.refresh_from_db()
+    subjects.subject_transition(user=admin_user, subject=subject, status="withdrawn", version=subject.version,
+                                reason="Withdrew consent", on=today, withdrawal_reason="withdrew_consent")
+    ended = schedule_of(subject)
+    assert all(status == "cancelled" for status, on in ended.values() if on > today)
+    assert ended[("1.0", "SCR")] == ("planned", today)
+    assert not SubjectVisit.objects.filter(subject=subject, status="planned", planned_on__gt=today).exists()
+    assert audit_chain_verify()[1] is None
