@@ -94,9 +94,12 @@ def user_deactivate(*, actor: User, user: User, reason: str) -> User:
     user.deactivated_at = timezone.now()
     user.deactivation_reason = reason
     user.save(update_fields=["is_active", "deactivated_at", "deactivation_reason"])
-    ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=user.deactivated_at)
+    live_tokens = ApiToken.objects.filter(user=user, revoked_at__isnull=True)
+    revoked = sorted(live_tokens.values_list("prefix", flat=True))
+    live_tokens.update(revoked_at=user.deactivated_at)
+    # The tokens revoked with the account are named in its audit event.
     audit_event_create(actor=actor, action=Action.DEACTIVATE, record=user,
-                       changes={"is_active": [True, False]}, reason=reason)
+                       changes={"is_active": [True, False], "tokens_revoked": [None, revoked]}, reason=reason)
     return user
 
 

@@ -48,9 +48,13 @@ def test_users_are_never_deleted_and_names_never_reused(admin_user, make_user):
     user = make_user(Role.VIEWER)
     with pytest.raises(RuntimeError):
         user.delete()
+    token, secret = api_token_create(actor=admin_user, user=user, expires_days=5)
     user_deactivate(actor=admin_user, user=user, reason="Left")
     user.refresh_from_db()
     assert not user.is_active and user.deactivated_at is not None
+    assert api_token_authenticate(secret) is None
+    event = AuditEvent.objects.filter(action="deactivate").get()
+    assert event.changes["tokens_revoked"] == [None, [token.prefix]]
     with pytest.raises(Conflict):
         user_create(actor=admin_user, username=user.username.upper())
 
