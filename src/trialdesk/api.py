@@ -102,6 +102,10 @@ def register_routers() -> None:
         ("subjects", "router", "/subjects", "subjects"),
         ("enrollment", "router", "/enrollment", "enrollment"),
         ("visits", "router", "/visits", "visits"),
+        ("startup", "router", "/startup", "startup"),
+        ("staff", "router", "/staff", "staff"),
+        ("training", "router", "/training", "training"),
+        ("workqueue", "router", "/my-work", "my work"),
     ]:
         try:
             module = import_module(f"trialdesk.{area}.api")

@@ -70,6 +70,10 @@ INSTALLED_APPS = [
     "trialdesk.subjects",
     "trialdesk.visits",
     "trialdesk.enrollment",
+    "trialdesk.startup",
+    "trialdesk.staff",
+    "trialdesk.training",
+    "trialdesk.workqueue",
     "trialdesk.demo",
 ]
 

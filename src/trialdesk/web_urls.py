@@ -5,7 +5,8 @@ from importlib import import_module
 from django.urls import include, path
 
 urlpatterns = []
-for _area in ["accounts", "studies", "sites", "organizations", "audit", "ctgov", "subjects", "visits", "enrollment"]:
+for _area in ["accounts", "studies", "sites", "organizations", "audit", "ctgov", "subjects", "visits", "enrollment",
+              "startup", "staff", "training", "workqueue"]:
     try:
         import_module(f"trialdesk.{_area}.urls")
     except ModuleNotFoundError as _exc:

@@ -41,7 +41,7 @@ ROLE_LABELS = {
 SITE_SCOPED_ROLES = frozenset({Role.CRA, Role.SITE_COORDINATOR, Role.PRINCIPAL_INVESTIGATOR})
 
 VIEW = frozenset({"study.view", "site.view", "org.view", "person.view", "protocol.view", "subject.view",
-                  "visit.view", "enrollment.view"})
+                  "visit.view", "enrollment.view", "startup.view", "staff.view", "training.view"})
 
 ALL_PERMISSIONS = frozenset(
     VIEW
@@ -71,20 +71,31 @@ ALL_PERMISSIONS = frozenset(
         "visit.edit",          # record actual visits
         "schedule.edit",       # schedule of events per protocol version
         "enrollment.plan",     # enrollment plans and re-baselines
+        "startup.edit",        # feasibility questionnaires, selection, start-up milestones and their template
+        "feasibility.answer",  # answer the feasibility questionnaire for one's own site
+        "staff.edit",          # site staff roster (roles, dates, CV, licence, GCP certificate)
+        "delegation.edit",     # propose, end delegation-log entries
+        "delegation.sign",     # sign delegation-log entries (the site's principal investigator only)
+        "training.manage",     # trainings, sessions, quizzes, requirements, refreshers
+        "training.attend",     # acknowledge one's own attendance, take one's own quiz
     }
 )
 
 # What site staff enter themselves (the screening log, consent, visits).
 SITE_DATA_ENTRY = frozenset({"subject.edit", "subject.import", "consent.record", "visit.edit"})
 
+# What site staff keep themselves: feasibility answers, their roster and delegation log, their training.
+SITE_STAFF_RECORDS = frozenset({"feasibility.answer", "staff.edit", "delegation.edit", "training.attend"})
+
 ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.ADMIN: ALL_PERMISSIONS,
     Role.CPM: ALL_PERMISSIONS - {"user.manage"},
-    Role.CRA: VIEW | {"site.edit", "audit.view", "membership.view"},
-    Role.SITE_COORDINATOR: VIEW | SITE_DATA_ENTRY | {"audit.view"},
-    Role.PRINCIPAL_INVESTIGATOR: VIEW | SITE_DATA_ENTRY | {"audit.view"},
+    Role.CRA: VIEW | {"site.edit", "audit.view", "membership.view", "startup.edit", "staff.edit", "delegation.edit",
+                      "training.manage", "training.attend"},
+    Role.SITE_COORDINATOR: VIEW | SITE_DATA_ENTRY | SITE_STAFF_RECORDS | {"audit.view"},
+    Role.PRINCIPAL_INVESTIGATOR: VIEW | SITE_DATA_ENTRY | SITE_STAFF_RECORDS | {"audit.view", "delegation.sign"},
     Role.REGULATORY: VIEW | {"protocol.edit", "icf.edit", "schedule.edit", "audit.view", "audit.export",
-                             "membership.view", "org.edit", "person.edit"},
+                             "membership.view", "org.edit", "person.edit", "startup.edit", "staff.edit"},
     Role.FINANCE: VIEW,
     Role.VIEWER: VIEW,
     Role.AUDITOR: VIEW | {"audit.view", "audit.export", "membership.view"},
