@@ -481,6 +481,28 @@ OPERATIONS: dict[tuple[str, str], Op] = {
 }
 
 
+# Areas keep their own entries in trialdesk/<area>/tests/matrix.py as `api_operations(m) -> dict`, where `m` is
+# this module (for Op, Rule, World, _get...), so areas built in parallel do not collide in this file.
+def _area_entries(function: str) -> dict:
+    import sys
+    from importlib import import_module
+
+    entries: dict = {}
+    for area in ("startup", "staff", "training", "workqueue"):
+        try:
+            module = import_module(f"trialdesk.{area}.tests.matrix")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"trialdesk.{area}.tests.matrix":
+                raise
+            continue
+        if hasattr(module, function):
+            entries.update(getattr(module, function)(sys.modules[__name__]))
+    return entries
+
+
+OPERATIONS.update(_area_entries("api_operations"))
+
+
 def expected_status(op: Op, role: Role, scope: str) -> int:
     for perms, target, denied in op.rules:
         alternatives = perms if isinstance(perms, tuple) else (perms,)

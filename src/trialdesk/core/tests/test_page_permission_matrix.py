@@ -180,6 +180,28 @@ PAGES: dict[str, Page] = {
 }
 
 
+# Areas keep their own entries in trialdesk/<area>/tests/matrix.py as `pages(m) -> dict`, where `m` is this
+# module (for Page, Case, on, study_a, site...), so areas built in parallel do not collide in this file.
+def _area_pages() -> dict:
+    import sys
+    from importlib import import_module
+
+    entries: dict = {}
+    for area in ("startup", "staff", "training", "workqueue"):
+        try:
+            module = import_module(f"trialdesk.{area}.tests.matrix")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"trialdesk.{area}.tests.matrix":
+                raise
+            continue
+        if hasattr(module, "pages"):
+            entries.update(module.pages(sys.modules[__name__]))
+    return entries
+
+
+PAGES.update(_area_pages())
+
+
 def _boot():
     from trialdesk.accounts.models import User
 
