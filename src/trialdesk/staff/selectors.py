@@ -1,0 +1,198 @@
+"""Reads for the site staff roster and the delegation log.
+
+User-facing reads (`*_list`, `*_get`) are limited to the sites the user may see (staff.view): NotFound, not 403,
+outside that scope. The study-level reads other areas build on (`active_roster`, `delegated_people`) and the
+rule reads the subjects area asks (`delegation_covering`, `site_pi_entry`) are not user-scoped: their callers
+have already checked access.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
+from django.utils import timezone
+
+from trialdesk.accounts import permissions
+from trialdesk.core.errors import NotFound
+from trialdesk.organizations.models import Person
+from trialdesk.staff import tasks
+from trialdesk.staff.models import Delegation, SiteStaff
+
+# --- Study-level reads (used by training, subjects, work items) ----------------------------------------------
+
+
+def _live_staff() -> QuerySet[SiteStaff]:
+    # A deleted study or site takes its roster out of view.
+    return SiteStaff.objects.filter(site__is_deleted=False, site__study__is_deleted=False, person__is_deleted=False)
+
+
+def _not_ended(on: dt.date, prefix: str = "") -> Q:
+    return Q(**{f"{prefix}end_date__isnull": True}) | Q(**{f"{prefix}end_date__gte": on})
+
+
+def active_roster(study, site=None, *, on: dt.date | None = None) -> QuerySet[SiteStaff]:
+    """Roster entries of the study (or one site) that have not ended on `on` (default today).
+
+    Entries starting later are included: people joining a site need their training before they start.
+    """
+    on = on or timezone.localdate()
+    qs = _live_staff().filter(site__study_id=study.pk if hasattr(study, "pk") else study).filter(_not_ended(on))
+    if site is not None:
+        qs = qs.filter(site_id=site.pk if hasattr(site, "pk") else site)
+    return qs.select_related("person", "site").order_by("site__site_number", "person__last_name",
+                                                        "person__first_name", "id")
+
+
+def _in_force(on: dt.date) -> Q:
+    """Delegations pending signature or signed and not yet over on `on`."""
+    not_over = (Q(end_date__isnull=True) | Q(end_date__gte=on)) & (Q(ended_on__isnull=True) | Q(ended_on__gte=on))
+    return Q(status="pending") | (Q(status="active") & not_over)
+
+
+def delegated_people(study, *, on: dt.date | None = None) -> QuerySet[Person]:
+    """People with a pending or signed, not yet ended delegation at any site of the study (on `on`, default
+    today): those who must be (re)trained on the study's protocol."""
+    on = on or timezone.localdate()
+    study_id = study.pk if hasattr(study, "pk") else study
+    ids = (Delegation.objects.filter(staff__in=_live_staff().filter(site__study_id=study_id))
+           .filter(_in_force(on)).values_list("staff__person_id", flat=True))
+    return Person.objects.filter(pk__in=ids).order_by("last_name", "first_name", "id")
+
+
+def site_pi_entry(person, site, on: dt.date) -> SiteStaff | None:
+    """The person's principal-investigator roster entry at the site covering `on`, if any."""
+    if person is None or person.pk is None:
+        return None
+    return (_live_staff().filter(site_id=site.pk, person_id=person.pk, role=tasks.PI_ROLE, start_date__lte=on)
+            .filter(_not_ended(on)).order_by("-start_date").first())
+
+
+def site_pi_people(site, on: dt.date | None = None) -> QuerySet[Person]:
+    """The site's principal investigator(s) on the roster on `on` (default today)."""
+    on = on or timezone.localdate()
+    ids = (_live_staff().filter(site_id=site.pk, role=tasks.PI_ROLE, start_date__lte=on).filter(_not_ended(on))
+           .values_list("person_id", flat=True))
+    return Person.objects.filter(pk__in=ids)
+
+
+def delegation_covering(person, site, task: str, on: dt.date) -> Delegation | None:
+    """A signed delegation of `task` to the person at the site in force on `on` (roster entry active too)."""
+    if person is None or person.pk is None:
+        return None
+    rows = (Delegation.objects.filter(staff__in=_live_staff().filter(site_id=site.pk, person_id=person.pk,
+                                                                     start_date__lte=on).filter(_not_ended(on)),
+                                      task=task, status__in=("active", "ended"), start_date__lte=on)
+            .filter(Q(end_date__isnull=True) | Q(end_date__gte=on))
+            .filter(Q(ended_on__isnull=True) | Q(ended_on__gte=on)))
+    return rows.order_by("start_date", "id").first()
+
+
+def people_delegated_for(site, task: str, on: dt.date | None = None) -> QuerySet[Person]:
+    """People who may do `task` at the site on `on` (default today): its principal investigator(s) on the
+    roster and everyone holding a signed delegation for the task then."""
+    on = on or timezone.localdate()
+    staff = _live_staff().filter(site_id=site.pk, start_date__lte=on).filter(_not_ended(on))
+    delegated = (Delegation.objects.filter(staff__in=staff, task=task, status__in=("active", "ended"),
+                                           start_date__lte=on)
+                 .filter(Q(end_date__isnull=True) | Q(end_date__gte=on))
+                 .filter(Q(ended_on__isnull=True) | Q(ended_on__gte=on))
+                 .values_list("staff__person_id", flat=True))
+    pis = staff.filter(role=tasks.PI_ROLE).values_list("person_id", flat=True)
+    return Person.objects.filter(Q(pk__in=delegated) | Q(pk__in=pis)).order_by("last_name", "first_name", "id")
+
+
+# --- User-facing reads -----------------------------------------------------------------------------------------
+
+def _visible_staff(user, perm: str = "staff.view") -> QuerySet[SiteStaff]:
+    flt = permissions.site_filter(user, perm, prefix="site__")
+    qs = _live_staff()
+    return qs if flt is None else qs.filter(flt)
+
+
+@dataclass
+class StaffFilter:
+    study_id: int | None = None
+    site_id: int | None = None
+    person_id: int | None = None
+    role: str | None = None
+    current: bool | None = None      # True: not ended today; False: ended
+    text: str | None = None
+
+
+def staff_list(user, flt: StaffFilter | None = None) -> QuerySet[SiteStaff]:
+    flt = flt or StaffFilter()
+    qs = _visible_staff(user).select_related("person", "site__study", "site__institution")
+    if flt.study_id is not None:
+        qs = qs.filter(site__study_id=flt.study_id)
+    if flt.site_id is not None:
+        qs = qs.filter(site_id=flt.site_id)
+    if flt.person_id is not None:
+        qs = qs.filter(person_id=flt.person_id)
+    if flt.role:
+        qs = qs.filter(role=flt.role)
+    if flt.current is not None:
+        today = timezone.localdate()
+        qs = qs.filter(_not_ended(today)) if flt.current else qs.exclude(_not_ended(today))
+    if flt.text:
+        t = flt.text.strip()
+        qs = qs.filter(Q(person__first_name__icontains=t) | Q(person__last_name__icontains=t)
+                       | Q(role_detail__icontains=t))
+    # Principal investigators first, then by name.
+    pi_first = Case(When(role=tasks.PI_ROLE, then=Value(0)), default=Value(1), output_field=IntegerField())
+    return qs.order_by("site__study_id", "site__site_number", pi_first, "person__last_name", "person__first_name",
+                       "start_date", "id")
+
+
+def staff_get(user, staff_id: int) -> SiteStaff:
+    staff = _visible_staff(user).select_related("person", "site__study", "site__institution") \
+        .filter(pk=staff_id).first()
+    if staff is None:
+        raise NotFound("Site staff member not found.")
+    return staff
+
+
+@dataclass
+class DelegationFilter:
+    study_id: int | None = None
+    site_id: int | None = None
+    staff_id: int | None = None
+    person_id: int | None = None
+    task: str | None = None
+    status: str | None = None
+
+
+def _visible_delegations(user, perm: str = "staff.view") -> QuerySet[Delegation]:
+    flt = permissions.site_filter(user, perm, prefix="staff__site__")
+    qs = Delegation.objects.filter(staff__is_deleted=False, staff__site__is_deleted=False,
+                                   staff__site__study__is_deleted=False)
+    return qs if flt is None else qs.filter(flt)
+
+
+def delegation_list(user, flt: DelegationFilter | None = None) -> QuerySet[Delegation]:
+    flt = flt or DelegationFilter()
+    qs = _visible_delegations(user).select_related("staff__person", "staff__site__study", "signature",
+                                                   "signature__signer")
+    if flt.study_id is not None:
+        qs = qs.filter(staff__site__study_id=flt.study_id)
+    if flt.site_id is not None:
+        qs = qs.filter(staff__site_id=flt.site_id)
+    if flt.staff_id is not None:
+        qs = qs.filter(staff_id=flt.staff_id)
+    if flt.person_id is not None:
+        qs = qs.filter(staff__person_id=flt.person_id)
+    if flt.task:
+        qs = qs.filter(task=flt.task)
+    if flt.status:
+        qs = qs.filter(status=flt.status)
+    return qs.order_by("staff__site__study_id", "staff__site__site_number", "staff__person__last_name",
+                       "staff__person__first_name", "staff_id", "start_date", "id")
+
+
+def delegation_get(user, delegation_id: int) -> Delegation:
+    delegation = _visible_delegations(user).select_related("staff__person", "staff__site__study", "signature") \
+        .filter(pk=delegation_id).first()
+    if delegation is None:
+        raise NotFound("Delegation not found.")
+    return delegation
