@@ -184,6 +184,22 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = DATA_UPLOAD_MAX_MEMORY_SIZE
 
 EMAIL_BACKEND = env_str("TRIALDESK_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("TRIALDESK_FROM_EMAIL", "trialdesk@localhost")
+# SMTP (used with TRIALDESK_EMAIL_BACKEND=django.core.mail.backends.smtp.EmailBackend).
+EMAIL_HOST = env_str("TRIALDESK_EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("TRIALDESK_EMAIL_PORT", 25, minimum=1, maximum=65535)
+EMAIL_HOST_USER = env_str("TRIALDESK_EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("TRIALDESK_EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("TRIALDESK_EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("TRIALDESK_EMAIL_USE_SSL", False)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ConfigError("TRIALDESK_EMAIL_USE_TLS and TRIALDESK_EMAIL_USE_SSL cannot both be true (STARTTLS on "
+                      "port 587 or implicit TLS on port 465: choose one)")
+EMAIL_TIMEOUT = env_int("TRIALDESK_EMAIL_TIMEOUT", 30, minimum=1, maximum=600)
+EMAIL_SUBJECT_PREFIX = env_str("TRIALDESK_EMAIL_SUBJECT_PREFIX", "[Trialdesk] ")
+# Where users reach the web UI, for links in e-mails (empty: e-mails show paths such as /my-work/).
+TRIALDESK_BASE_URL = (env_str("TRIALDESK_BASE_URL", "") or "").strip().rstrip("/")
+if TRIALDESK_BASE_URL and not TRIALDESK_BASE_URL.startswith(("http://", "https://")):
+    raise ConfigError(f"TRIALDESK_BASE_URL={TRIALDESK_BASE_URL!r} must start with http:// or https://")
 
 API_TOKEN_DEFAULT_DAYS = env_int("TRIALDESK_API_TOKEN_DAYS", 90, minimum=1, maximum=3650)
 
