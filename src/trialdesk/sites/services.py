@@ -24,14 +24,27 @@ SITE_FIELDS = editable_fields(
 def site_create(*, user, study, data: dict[str, Any], reason: str = "") -> StudySite:
     permissions.require(user, "site.create", study)
     site = StudySite(study=study, status="candidate", status_changed_at=timezone.now())
-    return record_create(actor=user, instance=site, data=data, allowed=SITE_FIELDS, reason=reason)
+    site = record_create(actor=user, instance=site, data=data, allowed=SITE_FIELDS, reason=reason)
+    _roster_pi_sync(user, site)
+    return site
 
 
 @transaction.atomic
 def site_update(*, user, site: StudySite, data: dict[str, Any], version: int | None, reason: str) -> StudySite:
     permissions.require(user, "site.edit", site)
-    return record_update(actor=user, instance=site, data=data, allowed=SITE_FIELDS, version=version,
-                         reason=reason)[0]
+    site, changes = record_update(actor=user, instance=site, data=data, allowed=SITE_FIELDS, version=version,
+                                  reason=reason)
+    if "principal_investigator" in changes:
+        _roster_pi_sync(user, site)
+    return site
+
+
+def _roster_pi_sync(user, site: StudySite) -> None:
+    """The site's principal investigator appears on its staff roster (staff.services.site_pi_sync)."""
+    if site.principal_investigator_id is not None:
+        from trialdesk.staff.services import site_pi_sync
+
+        site_pi_sync(user=user, site=site)
 
 
 @transaction.atomic

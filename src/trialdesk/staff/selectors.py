@@ -48,7 +48,7 @@ def active_roster(study, site=None, *, on: dt.date | None = None) -> QuerySet[Si
 def _in_force(on: dt.date) -> Q:
     """Delegations pending signature or signed and not yet over on `on`."""
     not_over = (Q(end_date__isnull=True) | Q(end_date__gte=on)) & (Q(ended_on__isnull=True) | Q(ended_on__gte=on))
-    return Q(status="pending") | (Q(status="active") & not_over)
+    return Q(status="pending") | (Q(status__in=("active", "ended")) & not_over)
 
 
 def delegated_people(study, *, on: dt.date | None = None) -> QuerySet[Person]:
@@ -196,3 +196,34 @@ def delegation_get(user, delegation_id: int) -> Delegation:
     if delegation is None:
         raise NotFound("Delegation not found.")
     return delegation
+
+
+# --- Signing readiness ---------------------------------------------------------------------------------------------
+
+def delegation_sign_blockers(delegation: Delegation, today: dt.date | None = None) -> list[tuple[str, str]]:
+    """What stops the delegation from being signed, as (field, message) pairs; empty when it can be signed.
+
+    Checked on the later of its start date and today: the delegate's roster entry must not have ended, their
+    protocol training for the study's current approved protocol version must be complete
+    (training.selectors.protocol_training_gap) and their GCP certificate recorded and not expired.
+    """
+    from trialdesk.training.selectors import protocol_training_gap
+
+    today = today or timezone.localdate()
+    on = max(delegation.start_date, today)
+    staff = delegation.staff
+    person = staff.person
+    name = person.full_name
+    out: list[tuple[str, str]] = []
+    if staff.is_deleted:
+        out.append(("roster", f"{name}'s roster entry was deleted."))
+    elif staff.end_date is not None and staff.end_date < on:
+        out.append(("roster", f"{name}'s roster entry at site {staff.site.site_number} ends on "
+                              f"{staff.end_date.isoformat()}."))
+    gap = protocol_training_gap(person, staff.site.study, on=on)
+    if gap:
+        out.append(("training", f"{name}: {gap}" if not gap.startswith(name) else gap))
+    gcp = tasks.gcp_problem(name, staff.gcp_certificate_date, staff.gcp_expiry, on)
+    if gcp:
+        out.append(("gcp", gcp))
+    return out
