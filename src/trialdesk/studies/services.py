@@ -200,4 +200,8 @@ def _protocol_version_mark_approved(*, user, protocol_version: ProtocolVersion, 
     audit_event_create(actor=user, action=Action.TRANSITION, record=protocol_version,
                        changes={"status": ["draft", "approved"], "approval_signature": [None, signature.pk]},
                        reason=signature.comment or "Approved by electronic signature")
+    # Everyone delegated on the study must be (re)trained on the new version (same transaction).
+    from trialdesk.training.services import retraining_requirements_create
+
+    retraining_requirements_create(user=user, protocol_version=protocol_version)
     return protocol_version

@@ -239,7 +239,8 @@ class QuizAttempt(models.Model):
 class Certificate(models.Model):
     """A completion certificate. Its facts are frozen at issue and covered by content_hash.
 
-    Never deleted or edited; it can be revoked (revoked_at, revoked_reason, revoked_by).
+    Never deleted or edited; it can be revoked (revoked_at, revoked_reason, revoked_by). A person may hold
+    several for one training over time (a refresher session of the same training renews it).
     """
 
     number = models.CharField(max_length=24, unique=True)
@@ -270,10 +271,6 @@ class Certificate(models.Model):
 
     class Meta:
         ordering = ["-issued_at", "id"]
-        constraints = [
-            models.UniqueConstraint(fields=["training", "person"], condition=models.Q(revoked_at__isnull=True),
-                                    name="certificate_one_valid_per_training_person"),
-        ]
         indexes = [models.Index(fields=["person", "study"], name="certificate_person_study_idx")]
 
     def __str__(self) -> str:
