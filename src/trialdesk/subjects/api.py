@@ -223,7 +223,10 @@ def template_response(study, settings, fmt: str) -> HttpResponse:
 def subject_list(request, filters: Query[SubjectFilterIn]):
     flt = selectors.SubjectFilter(study_id=filters.study_id, site_id=filters.site_id, status=filters.status,
                                   since=filters.since, until=filters.until, text=filters.q)
-    return paginate(selectors.subject_list(request.auth, flt), limit=filters.limit, offset=filters.offset)
+    page = selectors.subject_page(request.auth, flt, cursor=filters.cursor, limit=filters.limit,
+                                  offset=filters.offset)
+    return {"items": page.items, "count": page.count, "next_cursor": page.next_cursor,
+            "previous_cursor": page.previous_cursor}
 
 
 @router.post("", response={201: SubjectOut, **WRITE_ERRORS},

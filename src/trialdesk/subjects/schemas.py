@@ -70,6 +70,8 @@ class SubjectFilterIn(PageQuery):
     since: dt.date = Field(None, description="Current status dated on or after this day")
     until: dt.date = Field(None, description="Current status dated on or before this day")
     q: text(200) = Field(None, description="Text search: subject number, site number, screen-failure text")
+    cursor: text(500) = Field(None, description="Keyset paging: a page's `next_cursor` or `previous_cursor` "
+                                                "(`offset` is then ignored). Deep pages cost the same as the first.")
 
 
 class SubjectCreateIn(Schema):
@@ -178,6 +180,9 @@ class SubjectOut(Schema):
 class SubjectListOut(Schema):
     items: list[SubjectOut]
     count: int
+    next_cursor: str | None = Field(None, description="Pass as `cursor` for the next page (null on the last page)")
+    previous_cursor: str | None = Field(None, description="Pass as `cursor` for the previous page (null on the "
+                                                          "first page)")
 
 
 # --- Consent ------------------------------------------------------------------------------------------------

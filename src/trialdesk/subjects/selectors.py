@@ -17,6 +17,7 @@ from django.db.models import Count, Q, QuerySet
 
 from trialdesk.accounts import permissions
 from trialdesk.core.errors import NotFound
+from trialdesk.core.keyset import KeysetPage, encode_cursor, keyset_page
 from trialdesk.organizations.models import Person
 from trialdesk.subjects import rules
 from trialdesk.subjects.lifecycle import (
@@ -99,12 +100,38 @@ def _filtered(user, flt: SubjectFilter, *, with_status: bool = True) -> QuerySet
     return qs
 
 
+# The screening log's order, unique per row (UniqueConstraint study + subject_number), so it doubles as the
+# keyset of deep pages: (study_id, subject_number) > (the last row's) is one range scan of that index.
+SUBJECT_ORDER = ["study_id", "subject_number"]
+
+
 def subject_list(user, flt: SubjectFilter | None = None) -> QuerySet[Subject]:
     flt = flt or SubjectFilter()
     return (_filtered(user, flt)
             .select_related("site__institution", "study", "randomization__arm", "eligibility_confirmed_by",
                             "protocol_version")
-            .order_by("study_id", "site__site_number", "site_sequence", "id"))
+            .order_by(*SUBJECT_ORDER))
+
+
+def subject_page(user, flt: SubjectFilter | None = None, *, cursor: str | None = None, limit: int = 50,
+                 offset: int = 0, count: int | None = None) -> KeysetPage:
+    """One page of the screening log: after/before `cursor` (keyset, any depth at the cost of the first page),
+    else at `offset`. Either way the page carries the cursors of its neighbours. `count` (rows in the whole
+    filtered log) is counted unless the caller knows it. Two queries."""
+    qs = subject_list(user, flt)
+    if count is None:
+        count = qs.count()
+    if cursor:
+        return keyset_page(qs, SUBJECT_ORDER, cursor=cursor, limit=limit, count=count)
+    limit, offset = max(1, limit), max(0, offset)
+    items = list(qs[offset: offset + limit])
+    end = offset + len(items)
+    return KeysetPage(
+        items=items, limit=limit, position=offset, count=count,
+        next_cursor=encode_cursor(tuple(getattr(items[-1], f) for f in SUBJECT_ORDER), position=end)
+        if items and end < count else None,
+        previous_cursor=encode_cursor(tuple(getattr(items[0], f) for f in SUBJECT_ORDER), before=True,
+                                      position=offset) if items and offset > 0 else None)
 
 
 def subject_status_counts(user, flt: SubjectFilter | None = None) -> list[dict]:

@@ -21,8 +21,8 @@ from django_htmx.http import HttpResponseClientRedirect
 from trialdesk.accounts import permissions
 from trialdesk.audit.selectors import audit_record_history
 from trialdesk.audit.views import audit_panel, render_audit
-from trialdesk.core.errors import NotFound, ServiceError
-from trialdesk.core.views_utils import paginate, render_list, run_form, web_view
+from trialdesk.core.errors import NotFound, ServiceError, ValidationFailed
+from trialdesk.core.views_utils import PAGE_SIZE, int_or_none, paginate, render_list, run_form, web_view
 from trialdesk.sites.selectors import site_get
 from trialdesk.sites.views import site_page_context
 from trialdesk.studies.models import Arm, ProtocolVersion
@@ -83,6 +83,21 @@ def _study_context(request, study, active: str) -> dict:
 
 # --- Screening log --------------------------------------------------------------------------------------------
 
+def _log_page(request, user, flt: SubjectFilter, total: int):
+    """The log page named by `cursor` (keyset: the 1,000th page costs what the first does); an old-style
+    `page` number still works (offset); a tampered cursor shows the first page."""
+    cursor = request.GET.get("cursor") or None
+    if cursor:
+        try:
+            return selectors.subject_page(user, flt, cursor=cursor, limit=PAGE_SIZE, count=total)
+        except ValidationFailed:
+            pass
+    number = int_or_none(request.GET.get("page")) or 1
+    last = max(1, -(-total // PAGE_SIZE))
+    offset = (min(max(number, 1), last) - 1) * PAGE_SIZE
+    return selectors.subject_page(user, flt, limit=PAGE_SIZE, offset=offset, count=total)
+
+
 def _log_context(request, *, study, site=None) -> tuple[dict, SubjectFilter]:
     user = request.user
     sites = None if site is not None else \
@@ -92,14 +107,17 @@ def _log_context(request, *, study, site=None) -> tuple[dict, SubjectFilter]:
     flt = SubjectFilter(study_id=study.pk, site_id=site.pk if site else values.get("site"),
                         status=values.get("status") or None, since=values.get("since"), until=values.get("until"),
                         text=values.get("q") or None)
-    page = paginate(request, selectors.subject_list(user, flt))
+    counts = selectors.subject_status_counts(user, flt)
+    total = sum(c["count"] for c in counts if not flt.status or c["status"] == flt.status)
+    page = _log_page(request, user, flt, total)
     query = request.GET.copy()
     query.pop("page", None)
+    query.pop("cursor", None)
     export = reverse("subject-export", args=[study.pk])
     if site is not None:
         query["site"] = str(site.pk)
     context = {"filter_form": form, "page": page, "subjects": page.object_list,
-               "counts": selectors.subject_status_counts(user, flt), "show_arm": selectors.arm_visible(user),
+               "counts": counts, "show_arm": selectors.arm_visible(user),
                "filtered": any(values.get(k) for k in ("status", "site", "since", "until", "q")),
                "export_url": f"{export}?{query.urlencode()}" if query else export,
                "list_url": request.path, "site_filter": site}
