@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from urllib.parse import parse_qs, unquote, urlparse
+from urllib.parse import parse_qs, unquote, urlparse, urlunparse
 
 
 class ConfigError(Exception):
@@ -103,6 +103,94 @@ def parse_database_url(url: str, *, name: str = "TRIALDESK_DATABASE_URL") -> dic
             "ATOMIC_REQUESTS": False,
         }
     raise ConfigError(f"{name}={url!r}: unsupported scheme {scheme!r}; use sqlite:/// or postgres://")
+
+
+def replica_database(url: str, primary: dict, *, name: str = "TRIALDESK_REPLICA_DATABASE_URL") -> dict:
+    """A read replica of the primary database: same engine, never migrated, mirrored in tests.
+
+    TEST MIRROR makes the test runner point this alias at the primary's test database instead of
+    creating a second one: in tests the "replica" is the primary seen through another connection.
+    """
+    replica = parse_database_url(url, name=name)
+    if replica["ENGINE"] != primary["ENGINE"]:
+        raise ConfigError(f"{name} must use the same database engine as TRIALDESK_DATABASE_URL "
+                          f"({primary['ENGINE'].rsplit('.', 1)[-1]}), not {replica['ENGINE'].rsplit('.', 1)[-1]}")
+    replica["TEST"] = {"MIRROR": "default"}
+    return replica
+
+
+DEFAULT_CACHE_URL = "db://trialdesk_cache"
+
+
+def parse_cache_url(url: str, *, name: str = "TRIALDESK_CACHE_URL") -> dict:
+    """Turn a cache URL into a Django CACHES entry.
+
+    db://table           DatabaseCache in the primary database (the default; shared by every app server)
+    redis://host:6379/0  RedisCache (rediss:// for TLS; needs the `redis` package)
+    memcached://h1:11211,h2:11211  PyMemcacheCache (needs the `pymemcache` package)
+    file:///abs/dir      FileBasedCache (shared only by the processes of one machine)
+    locmem://            per-process memory (one process only: development)
+    dummy://             no caching
+    Query options: ?timeout=SECONDS&key_prefix=TEXT
+    """
+    parsed = urlparse(url.strip())
+    scheme = parsed.scheme.lower()
+    options = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
+    unknown = set(options) - {"timeout", "key_prefix"}
+    if unknown:
+        raise ConfigError(f"{name}={url!r}: unknown option(s) {', '.join(sorted(unknown))}; "
+                          "use timeout and key_prefix")
+    entry: dict = {}
+    if scheme in {"db", "database"}:
+        table = (parsed.netloc + parsed.path).strip("/") or "trialdesk_cache"
+        if not table.replace("_", "").isalnum():
+            raise ConfigError(f"{name}={url!r}: the table name may hold only letters, digits and _")
+        entry = {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": table}
+    elif scheme in {"redis", "rediss"}:
+        _require_module("redis", name, url)
+        entry = {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                 "LOCATION": urlunparse(parsed._replace(query=""))}
+    elif scheme in {"memcached", "pymemcache"}:
+        _require_module("pymemcache", name, url)
+        hosts = [h for h in parsed.netloc.split(",") if h]
+        if not hosts:
+            raise ConfigError(f"{name}={url!r} names no server (memcached://host:11211)")
+        entry = {"BACKEND": "django.core.cache.backends.memcached.PyMemcacheCache", "LOCATION": hosts}
+    elif scheme == "file":
+        path = unquote(parsed.path)
+        if parsed.netloc not in ("", "localhost") or not path.startswith("/"):
+            raise ConfigError(f"{name}={url!r}: use an absolute directory, file:///var/cache/trialdesk")
+        entry = {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": path}
+    elif scheme == "locmem":
+        entry = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "trialdesk"}
+    elif scheme == "dummy":
+        entry = {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}
+    else:
+        raise ConfigError(f"{name}={url!r}: unsupported scheme {scheme!r}; use db://, redis://, memcached://, "
+                          "file://, locmem:// or dummy://")
+    if "timeout" in options:
+        try:
+            timeout = int(options["timeout"])
+        except ValueError:
+            raise ConfigError(f"{name}={url!r}: timeout must be a whole number of seconds") from None
+        if timeout < 1:
+            raise ConfigError(f"{name}={url!r}: timeout must be at least 1 second")
+        entry["TIMEOUT"] = timeout
+    if options.get("key_prefix"):
+        entry["KEY_PREFIX"] = options["key_prefix"]
+    return entry
+
+
+def cache_is_shared(entry: dict) -> bool:
+    """False for caches that live in one process's memory (each app server would see its own)."""
+    return not entry["BACKEND"].endswith((".LocMemCache",))
+
+
+def _require_module(module: str, name: str, url: str) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        raise ConfigError(f"{name}={url!r} needs the Python package {module!r}: pip install {module}")
 
 
 def sqlite_database(path: Path) -> dict:

@@ -8,13 +8,16 @@ from datetime import timedelta
 from pathlib import Path
 
 from trialdesk.conf import (
+    DEFAULT_CACHE_URL,
     ConfigError,
     env_bool,
     env_int,
     env_list,
     env_path,
     env_str,
+    parse_cache_url,
     parse_database_url,
+    replica_database,
     sqlite_database,
 )
 
@@ -81,6 +84,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "trialdesk.core.middleware.RequestIdMiddleware",
+    "trialdesk.core.replica.ReplicaMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -118,6 +122,18 @@ DATABASES = {
     "default": parse_database_url(_database_url) if _database_url else sqlite_database(HOME / "trialdesk.sqlite3")
 }
 DATABASE_ENGINE = "postgresql" if "postgresql" in DATABASES["default"]["ENGINE"] else "sqlite"
+# A read replica (optional): opted-in dashboard reads may use it; writes and everything else use the primary.
+_replica_url = env_str("TRIALDESK_REPLICA_DATABASE_URL")
+if _replica_url:
+    DATABASES["replica"] = replica_database(_replica_url, DATABASES["default"])
+DATABASE_ROUTERS = ["trialdesk.core.replica.ReplicaRouter"]
+# After a POST that wrote, the browser reads from the primary for this long (covers replication lag).
+REPLICA_PIN_SECONDS = env_int("TRIALDESK_REPLICA_PIN_SECONDS", 10, minimum=0, maximum=3600)
+
+# Stateless app servers: sessions live in the database and the cache is shared (database table by
+# default), so any app server behind a load balancer can serve any request.
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+CACHES = {"default": parse_cache_url(env_str("TRIALDESK_CACHE_URL") or DEFAULT_CACHE_URL)}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = [
@@ -168,8 +184,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "/static/"
-STATIC_ROOT = HOME / "static"
-STATIC_ROOT.mkdir(exist_ok=True)  # WhiteNoise warns on a missing root even when serving from finders
+STATIC_ROOT = env_path("TRIALDESK_STATIC_ROOT", HOME / "static")
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns on a missing root even when serving from finders
 # Static files come from the installed apps (our CSS, htmx from django-htmx);
 # WhiteNoise serves them without Django views and without any CDN.
 WHITENOISE_USE_FINDERS = True

@@ -19,6 +19,7 @@ from django.utils import timezone
 from trialdesk import forecasting as fc
 from trialdesk.accounts import permissions
 from trialdesk.core.errors import NotFound, ValidationFailed
+from trialdesk.core.replica import replica_reads
 from trialdesk.enrollment import charts, curves
 from trialdesk.enrollment.models import EnrollmentPlan, EnrollmentPlanEntry
 from trialdesk.forecasting.model import DelayModel
@@ -213,6 +214,7 @@ def _visible_sites(user, study: Study):
     return qs if flt is None else qs.filter(flt)
 
 
+@replica_reads()
 def enrollment_data(user, study: Study, *, as_of: dt.date | None = None) -> EnrollmentData:
     """Load plans, per-site counts and daily enrollment for the user's view of the study (5 queries)."""
     _require_view(user, study)
