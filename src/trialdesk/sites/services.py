@@ -32,6 +32,9 @@ def site_create(*, user, study, data: dict[str, Any], reason: str = "") -> Study
 @transaction.atomic
 def site_update(*, user, site: StudySite, data: dict[str, Any], version: int | None, reason: str) -> StudySite:
     permissions.require(user, "site.edit", site)
+    from trialdesk.startup.services import site_legacy_fields_check
+
+    site_legacy_fields_check(site, data)  # dates the study's start-up template records change there
     site, changes = record_update(actor=user, instance=site, data=data, allowed=SITE_FIELDS, version=version,
                                   reason=reason)
     if "principal_investigator" in changes:
@@ -56,6 +59,11 @@ def site_transition(*, user, site: StudySite, status: str, version: int | None, 
     if error:
         raise InvalidTransition(error, errors={"status": [error]})
     reason = require_reason(reason)
+    from trialdesk.startup.selectors import transition_blocked_message
+
+    blocked = transition_blocked_message(site, status)  # open start-up milestones (system-enforced order)
+    if blocked:
+        raise InvalidTransition(blocked, errors={"status": [blocked]})
     changes: dict[str, list] = {"status": [site.status, status]}
     site.status = status
     site.status_changed_at = timezone.now()
@@ -70,6 +78,9 @@ def site_transition(*, user, site: StudySite, status: str, version: int | None, 
     bump_version(site)
     site.save(update_fields=fields)
     audit_event_create(actor=user, action=Action.TRANSITION, record=site, changes=changes, reason=reason)
+    from trialdesk.startup.services import site_milestones_follow_status
+
+    site_milestones_follow_status(user=user, site=site, reason=reason)
     return site
 
 
