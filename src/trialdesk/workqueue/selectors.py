@@ -17,8 +17,8 @@ from importlib import import_module
 
 from django.utils.module_loading import import_string
 
+from trialdesk.workqueue import registry
 from trialdesk.workqueue.items import SEVERITIES, WorkItem
-from trialdesk.workqueue.registry import PROVIDERS
 
 logger = logging.getLogger("trialdesk.workqueue")
 
@@ -47,7 +47,7 @@ def area_label(area: str) -> str:
 def kind_labels() -> dict[str, str]:
     """Labels that providers declare for their kinds: an optional `KIND_LABELS = {kind: label}` in the
     provider's module (a module that cannot be imported is reported by `work_items_for`, not here)."""
-    return dict(_kind_labels(tuple(PROVIDERS)))
+    return dict(_kind_labels(tuple(registry.PROVIDERS)))
 
 
 @functools.lru_cache(maxsize=8)
@@ -154,7 +154,7 @@ def work_items_for(user, today: dt.date, *, providers: list[str] | None = None) 
     collected: list[WorkItem] = []
     notices: list[str] = []
     failed: list[str] = []
-    for path in PROVIDERS if providers is None else providers:
+    for path in registry.PROVIDERS if providers is None else providers:
         try:
             provider = _load(path)
             items = list(provider(user, today))

@@ -1,0 +1,52 @@
+"""Fixtures for the work-queue tests: a study with enrollment warnings, clients."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+AS_OF = dt.date(2026, 6, 30)
+
+
+@pytest.fixture
+def api_client(db):
+    """api_client(user): a Client authenticating as `user` with a new API token."""
+    from django.test import Client
+
+    from trialdesk.accounts.services import api_token_create
+
+    def _client(user):
+        _, secret = api_token_create(actor=None, user=user, name="workqueue tests")
+        return Client(HTTP_AUTHORIZATION=f"Bearer {secret}")
+
+    return _client
+
+
+@pytest.fixture
+def web(client):
+    def _as(user):
+        client.force_login(user)
+        return client
+
+    return _as
+
+
+@pytest.fixture
+def warned_study(db, admin_user, study, sites):
+    """The shared study (target 400 by 2027-06-30), enrolling, with a plan of 2/month per site from
+    2026-01-01 and all three sites activated in January/February without a single subject: by AS_OF each site
+    has gone more than 120 days without enrolling (a critical "no enrollment" warning each)."""
+    from trialdesk.enrollment.services import enrollment_plan_create, enrollment_plan_entry_create
+    from trialdesk.sites.services import site_update
+    from trialdesk.studies.services import study_transition
+
+    for status in ("start_up", "enrolling"):
+        study = study_transition(user=admin_user, study=study, status=status, version=study.version, reason=status)
+    plan = enrollment_plan_create(user=admin_user, study=study, data={"label": "Original"})
+    for site, day in zip(sites, (dt.date(2026, 1, 10), dt.date(2026, 2, 1), dt.date(2026, 2, 15)), strict=True):
+        enrollment_plan_entry_create(user=admin_user, plan=plan, data={
+            "site": site, "planned_activation": dt.date(2026, 1, 1), "planned_rate_per_month": 2.0})
+        site_update(user=admin_user, site=site, data={"actual_activated": day}, version=site.version,
+                    reason="activated")
+    return study
