@@ -16,6 +16,8 @@ from trialdesk.studies.schemas import (
     InterventionListOut,
     InterventionOut,
     InterventionUpdateIn,
+    PortfolioFilterIn,
+    PortfolioOut,
     ProtocolApproveIn,
     ProtocolVersionCreateIn,
     ProtocolVersionListOut,
@@ -58,6 +60,16 @@ def _split(payload) -> tuple[dict, str]:
 def study_list(request, filters: Query[StudyFilterIn]):
     flt = selectors.StudyFilter(status=filters.status, phase=filters.phase, nct_id=filters.nct_id, text=filters.q)
     return paginate(selectors.study_list(request.auth, flt), limit=filters.limit, offset=filters.offset)
+
+
+@router.get("/portfolio", response={200: PortfolioOut, **READ_ERRORS},
+            summary="Portfolio: every study with enrollment actual vs target, sites by status, next milestone and "
+                    "health flags")
+def portfolio(request, filters: Query[PortfolioFilterIn]):
+    flt = selectors.StudyFilter(status=filters.status, phase=filters.phase, text=filters.q)
+    rows = selectors.portfolio(request.auth, flt)
+    return {"items": rows[filters.offset: filters.offset + filters.limit], "count": len(rows),
+            "totals": selectors.portfolio_totals(rows)}
 
 
 @router.post("", response={201: StudyOut, **WRITE_ERRORS}, summary="Create a study (status Planning)")

@@ -209,6 +209,60 @@ class StudyListOut(Schema):
     count: int
 
 
+# --- Portfolio ----------------------------------------------------------------------
+
+class PortfolioFilterIn(PageQuery):
+    status: StudyStatus = None
+    phase: Phase = None
+    q: line(200) = Field(None, description="Text search: protocol number, titles, acronym, NCT ID, conditions")
+
+
+class PortfolioStudyOut(Schema):
+    id: int
+    protocol_number: str
+    acronym: str
+    brief_title: str
+    status: str
+    phases: list[str]
+    sponsor: OrgRef | None
+
+
+class MilestoneOut(Schema):
+    key: str
+    label: str
+    planned: dt.date
+
+
+class PortfolioRowOut(Schema):
+    study: PortfolioStudyOut
+    target: int | None = Field(description="Enrollment target (the study's planned enrollment)")
+    enrolled: int
+    enrollment_pct: int | None
+    site_count: int
+    sites_by_status: dict[str, int] = Field(description="Sites per status (statuses with none left out)")
+    next_milestone: MilestoneOut | None = Field(description="The first key date not yet achieved")
+    flags: list[str] = Field(description="Health flags: milestone_overdue, no_active_sites, behind_plan, "
+                                         "lsi_passed (see docs/areas/studies.md)")
+
+    @staticmethod
+    def resolve_target(obj) -> int | None:
+        return obj.study.planned_enrollment
+
+
+class PortfolioTotalsOut(Schema):
+    studies: int
+    enrolling: int
+    enrolled: int
+    target: int
+    sites: int
+
+
+class PortfolioOut(Schema):
+    items: list[PortfolioRowOut]
+    count: int
+    totals: PortfolioTotalsOut = Field(description="Over every matching study, not only this page")
+
+
 # --- Arms and interventions -------------------------------------------------------
 
 class ArmFieldsIn(Schema):

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.db.models import Count, Prefetch, Q, QuerySet, Sum
+from django.utils import timezone
 
 from trialdesk.accounts import permissions
 from trialdesk.core.errors import NotFound
 from trialdesk.core.replica import replica_reads
 from trialdesk.sites.lifecycle import SITE_STATUSES
 from trialdesk.sites.models import StudySite
+from trialdesk.studies import health
 from trialdesk.studies.models import Arm, Intervention, ProtocolVersion, Study
 
 
@@ -97,16 +100,26 @@ class PortfolioRow:
     site_count: int = 0
     enrolled: int = 0
     next_milestone: dict | None = None
+    flags: list[str] = field(default_factory=list)
 
     @property
     def enrollment_pct(self) -> int | None:
         target = self.study.planned_enrollment
         return round(100 * self.enrolled / target) if target else None
 
+    @property
+    def flag_items(self) -> list[tuple[str, str]]:
+        return [(code, health.FLAG_LABELS.get(code, code)) for code in self.flags]
+
+    @property
+    def active_sites(self) -> int:
+        return sum(n for s, n in self.sites_by_status.items() if s in health.ACTIVE_SITE_STATUSES)
+
 
 @replica_reads()
-def portfolio(user, flt: StudyFilter | None = None) -> list[PortfolioRow]:
-    """Every visible study with site counts by status and enrollment; a fixed number of queries."""
+def portfolio(user, flt: StudyFilter | None = None, *, today: dt.date | None = None) -> list[PortfolioRow]:
+    """Every visible study with site counts by status, enrollment and health flags; a fixed number of queries."""
+    today = today or timezone.localdate()
     studies = list(study_list(user, flt))
     site_qs = StudySite.objects.filter(study_id__in=[s.pk for s in studies])
     site_flt = permissions.site_filter(user)
@@ -121,6 +134,30 @@ def portfolio(user, flt: StudyFilter | None = None) -> list[PortfolioRow]:
     rows = []
     for study in studies:
         by_status = {s: counts[study.pk].get(s, 0) for s in SITE_STATUSES if counts[study.pk].get(s)}
-        rows.append(PortfolioRow(study=study, sites_by_status=by_status, site_count=sum(by_status.values()),
-                                 enrolled=enrolled[study.pk], next_milestone=study.next_milestone()))
+        row = PortfolioRow(study=study, sites_by_status=by_status, site_count=sum(by_status.values()),
+                           enrolled=enrolled[study.pk], next_milestone=study.next_milestone())
+        row.flags = health.health_flags(
+            today=today, status=study.status, target=study.planned_enrollment, enrolled=row.enrolled,
+            active_sites=row.active_sites,
+            next_milestone_planned=row.next_milestone["planned"] if row.next_milestone else None,
+            first_subject_in=study.actual_first_subject_in or study.planned_first_subject_in,
+            planned_last_subject_in=study.planned_last_subject_in,
+            actual_last_subject_in=study.actual_last_subject_in)
+        rows.append(row)
     return rows
+
+
+@dataclass
+class PortfolioTotals:
+    studies: int
+    enrolling: int
+    enrolled: int
+    target: int
+    sites: int
+
+
+def portfolio_totals(rows: list[PortfolioRow]) -> PortfolioTotals:
+    return PortfolioTotals(studies=len(rows), enrolling=sum(1 for r in rows if r.study.status == "enrolling"),
+                           enrolled=sum(r.enrolled for r in rows),
+                           target=sum(r.study.planned_enrollment or 0 for r in rows),
+                           sites=sum(r.site_count for r in rows))

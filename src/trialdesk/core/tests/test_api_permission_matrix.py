@@ -286,6 +286,9 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     # --- studies
     ("GET", "/studies"): Op(_get, listed=("study.view", "study"),
                             contains=lambda w, c, body: w.study.pk in _ids(body)),
+    ("GET", "/studies/portfolio"): Op(_get, listed=("study.view", "study"),
+                                      contains=lambda w, c, body: w.study.pk in [i["study"]["id"]
+                                                                                 for i in body["items"]]),
     ("POST", "/studies"): Op(lambda w, c, p: (p, None, {"protocol_number": "NEW-1", "brief_title": "New",
                                                         "sponsor_id": w.org.pk}),
                              [("study.create", "portfolio", 403)], ok=201),
