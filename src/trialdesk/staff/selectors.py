@@ -227,3 +227,107 @@ def delegation_sign_blockers(delegation: Delegation, today: dt.date | None = Non
     if gcp:
         out.append(("gcp", gcp))
     return out
+
+
+def signer_problem(user, site) -> str | None:
+    """Why `user` may not sign the site's delegation log; None when they may (delegation.sign on the site and
+    they are its principal investigator: the site's PI, or an active PI on its roster)."""
+    if not permissions.has_perm(user, "delegation.sign", site):
+        return "You do not have permission to sign delegations at this site (delegation.sign)."
+    person = getattr(user, "person", None)
+    if person is not None and (site.principal_investigator_id == person.pk
+                               or site_pi_entry(person, site, timezone.localdate()) is not None):
+        return None
+    return (f"Only the principal investigator of site {site.site_number} can sign its delegation log; you are not its "
+            "principal investigator.")
+
+
+# --- Flags and the printable log --------------------------------------------------------------------------------------
+
+def staff_flags(staff: SiteStaff, today: dt.date) -> list[str]:
+    """Qualification flags of a roster entry: cv_/licence_/gcp_ + expired or expiring, and gcp_missing."""
+    flags = []
+    for prefix, expiry in (("cv", staff.cv_expiry), ("licence", staff.licence_expiry), ("gcp", staff.gcp_expiry)):
+        state = tasks.expiry_state(expiry, today)
+        if state:
+            flags.append(f"{prefix}_{state}")
+    if staff.gcp_certificate_date is None:
+        flags.append("gcp_missing")
+    return flags
+
+
+@dataclass
+class LogRow:
+    name: str
+    initials: str
+    role: str
+    task_number: int
+    task: str
+    start: dt.date
+    end: dt.date | None
+    ended_on: dt.date | None
+    status: str
+    signature: str          # printed name, UTC time, meaning; "" when not signed
+    signature_state: str    # "Valid", or why it is not
+
+
+@dataclass
+class DelegationLog:
+    study: str
+    protocol: str
+    site: str
+    institution: str
+    investigator: str
+    generated_at: dt.datetime
+    legend: list[tuple[int, str]]
+    rows: list[LogRow]
+
+
+def delegation_log(user, site) -> DelegationLog:
+    """The site's delegation log as printed and exported: every entry except withdrawn ones, with signatures.
+
+    `site` was read through sites.selectors.site_get (so the user may see it); rows are limited to staff.view.
+    """
+    from trialdesk.signatures.selectors import signature_check
+    from trialdesk.training.selectors import current_protocol_version
+
+    study = site.study
+    pv = current_protocol_version(study)
+    rows = []
+    entries = delegation_list(user, DelegationFilter(site_id=site.pk)).exclude(status="withdrawn")
+    for d in entries:
+        person = d.staff.person
+        signature, state = "", ""
+        if d.signature_id is not None:
+            sig = d.signature
+            view = signature_check(sig, d)
+            signature = (f"{sig.printed_name}, {sig.signed_at.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC, "
+                         f"{sig.get_meaning_display()}")
+            state = view.status_label
+        rows.append(LogRow(name=person.full_name, initials=tasks.initials(person.first_name, person.last_name),
+                           role=d.staff.role_label, task_number=d.task_number, task=d.task_label,
+                           start=d.start_date, end=d.end_date, ended_on=d.ended_on,
+                           status=tasks.STATUSES.get(d.status, d.status), signature=signature, signature_state=state))
+    pis = list(site_pi_people(site))
+    investigator = ", ".join(p.full_name for p in pis) or \
+        (site.principal_investigator.full_name if site.principal_investigator_id else "")
+    return DelegationLog(
+        study=f"{study.protocol_number}{' · ' + study.acronym if study.acronym else ''}",
+        protocol=f"Protocol version {pv.version_number}" + (f" ({pv.version_date.isoformat()})"
+                                                              if pv.version_date else "") if pv else "—",
+        site=site.site_number, institution=site.institution.name if site.institution_id else "",
+        investigator=investigator or "—", generated_at=timezone.now(),
+        legend=[(i, label) for i, label in enumerate(tasks.TASKS.values(), start=1)], rows=rows)
+
+
+FLAG_LABELS = {"cv_expired": "CV renewal overdue", "cv_expiring": "CV renewal due", "licence_expired":
+               "licence expired", "licence_expiring": "licence expiring", "gcp_expired": "GCP certificate expired",
+               "gcp_expiring": "GCP certificate expiring", "gcp_missing": "no GCP certificate"}
+
+
+def roster_rows(entries, today: dt.date | None = None) -> list[list]:
+    """Roster entries as export rows (staff.exports.ROSTER_COLUMNS order)."""
+    today = today or timezone.localdate()
+    return [[s.site.site_number, s.person.full_name, s.role_label, s.start_date, s.end_date, s.cv_date, s.cv_expiry,
+             s.licence_number, s.licence_expiry, s.gcp_certificate_date, s.gcp_expiry,
+             ", ".join(FLAG_LABELS[f] for f in staff_flags(s, today)), s.notes] for s in entries]

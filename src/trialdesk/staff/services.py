@@ -17,7 +17,7 @@ from trialdesk.accounts import permissions
 from trialdesk.audit.services import Action, audit_event_create
 from trialdesk.core.crud import editable_fields, record_create, record_soft_delete, record_update
 from trialdesk.core.errors import AccessDenied, InvalidTransition, ValidationFailed
-from trialdesk.core.records import bump_version, check_version, require_reason
+from trialdesk.core.records import bump_version, check_version, require_reason, to_jsonable
 from trialdesk.staff import selectors, tasks
 from trialdesk.staff.models import Delegation, SiteStaff
 
@@ -231,8 +231,7 @@ def _delegation_set_status(*, user, delegation: Delegation, status: str, reason:
     for name, value in (extra or {}).items():
         old = getattr(delegation, name)
         if old != value:
-            changes[name] = [old.isoformat() if isinstance(old, dt.date) else old,
-                             value.isoformat() if isinstance(value, dt.date) else value]
+            changes[name] = [to_jsonable(old), to_jsonable(value)]
             setattr(delegation, name, value)
             fields.append(name)
     delegation.status = status
@@ -275,19 +274,6 @@ def delegation_end(*, user, delegation: Delegation, ended_on: dt.date | None, ve
                                   extra={"ended_on": ended_on, "ended_reason": reason})
 
 
-def signer_problem(user, site) -> str | None:
-    """Why `user` may not sign the site's delegation log; None when they may (delegation.sign on the site and
-    they are its principal investigator: the site's PI, or an active PI on its roster)."""
-    if not permissions.has_perm(user, "delegation.sign", site):
-        return "You do not have permission to sign delegations at this site (delegation.sign)."
-    person = getattr(user, "person", None)
-    if person is not None and (site.principal_investigator_id == person.pk
-                               or selectors.site_pi_entry(person, site, timezone.localdate()) is not None):
-        return None
-    return (f"Only the principal investigator of {_site_label(site)} can sign its delegation log; you are not its "
-            "principal investigator.")
-
-
 def delegation_sign(*, user, delegation: Delegation, password: str, version: int | None,
                     comment: str = "") -> Delegation:
     """The site's principal investigator signs a pending delegation (meaning: approved).
@@ -297,7 +283,7 @@ def delegation_sign(*, user, delegation: Delegation, password: str, version: int
     The password is checked outside the transaction so a failed attempt's audit event is kept.
     """
     site = delegation.staff.site
-    problem = signer_problem(user, site)
+    problem = selectors.signer_problem(user, site)
     if problem:
         raise AccessDenied(problem)
     check_version(delegation, version)
@@ -323,8 +309,6 @@ def _delegation_mark_signed(*, user, delegation: Delegation, signature) -> Deleg
     current = Delegation.objects.select_for_update().get(pk=delegation.pk)
     if current.status != "pending" or current.version != delegation.version:
         raise InvalidTransition("The delegation changed while it was being signed; reload it and sign again.")
-    delegation.signature = signature
-    delegation.signed_at = signature.signed_at
     return _delegation_set_status(user=user, delegation=delegation, status="active",
                                   reason=signature.comment or "Signed by the principal investigator",
                                   extra={"signature_id": signature.pk, "signed_at": signature.signed_at})
