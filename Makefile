@@ -2,6 +2,7 @@
 #
 #   make run    install into .venv, migrate, load the demo portfolio (first time only), serve on $(URL)
 #   make test   ruff + the whole test suite on SQLite, then on PostgreSQL (see scripts/test.sh)
+#   make bench  SCALE=S|M|L DB=sqlite|postgres: benchmark against the SQL floor + load test (bench/README.md)
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -14,11 +15,16 @@ PORT := 8000
 URL := http://$(HOST):$(PORT)
 PIP_INSTALL := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 
-.PHONY: help run test
+SCALE ?= M
+DB ?= sqlite
+BENCH_ARGS ?=
+
+.PHONY: help run test bench
 
 help:
 	@echo "make run   - install, migrate, load the demo portfolio and serve on $(URL)"
 	@echo "make test  - ruff, then pytest on SQLite and on PostgreSQL (TRIALDESK_TEST_DATABASE_URL)"
+	@echo "make bench - SCALE=S|M|L DB=sqlite|postgres: every operation vs its SQL floor, then a load test"
 
 $(BIN)/python:
 	@if command -v python3.11 >/dev/null 2>&1; then py=python3.11; \
@@ -46,3 +52,11 @@ run: $(VENV)/.installed
 
 test: $(VENV)/.installed-dev
 	@VENV=$(VENV) scripts/test.sh
+
+$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
+	@echo "Installing Trialdesk with the benchmark tools (locust, pyinstrument) into $(VENV) ..."
+	@$(PIP_INSTALL) -e '.[bench]'
+	@touch $@ $(VENV)/.installed
+
+bench: $(VENV)/.installed-bench
+	@$(BIN)/python bench/run.py --scale $(SCALE) --db $(DB) $(BENCH_ARGS)
