@@ -6,6 +6,7 @@ misconfigured deployment fails at start-up instead of misbehaving later.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse, urlunparse
@@ -65,6 +66,21 @@ def env_path(name: str, default: Path, *, environ=None) -> Path:
     if raw is None or not raw.strip():
         return default
     return Path(raw).expanduser().resolve()
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_networks(values: list[str], *, name: str = "TRIALDESK_TRUSTED_PROXIES") -> tuple[Network, ...]:
+    """IP addresses or networks (10.0.0.5, 10.0.0.0/24, fd00::/8)."""
+    networks = []
+    for value in values:
+        try:
+            networks.append(ipaddress.ip_network(value.strip(), strict=False))
+        except ValueError:
+            raise ConfigError(f"{name}: {value!r} is not an IP address or network (e.g. 10.0.0.5 or 10.0.0.0/24)"
+                              ) from None
+    return tuple(networks)
 
 
 def parse_database_url(url: str, *, name: str = "TRIALDESK_DATABASE_URL") -> dict:

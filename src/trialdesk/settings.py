@@ -17,6 +17,7 @@ from trialdesk.conf import (
     env_str,
     parse_cache_url,
     parse_database_url,
+    parse_networks,
     replica_database,
     sqlite_database,
 )
@@ -51,6 +52,9 @@ def _secret_key() -> str:
 SECRET_KEY = _secret_key()
 ALLOWED_HOSTS = env_list("TRIALDESK_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("TRIALDESK_CSRF_TRUSTED_ORIGINS", [])
+# Reverse proxies / load balancers whose X-Forwarded-For names the client (core/proxies.py).
+TRUSTED_PROXIES = env_list("TRIALDESK_TRUSTED_PROXIES", [])
+parse_networks(TRUSTED_PROXIES)  # a bad entry stops start-up
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -81,6 +85,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "trialdesk.core.proxies.TrustedProxyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "trialdesk.core.middleware.RequestIdMiddleware",
