@@ -41,6 +41,7 @@ Prediction (:func:`forecast`)
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
@@ -502,9 +503,38 @@ class DelayModel:
         scale = self.sd_days**2 / self.mean_days
         sf_low = stats.gamma.sf(low, shape, scale=scale)
         with np.errstate(divide="ignore", invalid="ignore"):
-            d = stats.gamma.isf(u * sf_low, shape, scale=scale)
+            d = gamma_isf(u * sf_low, shape, scale)
         far = (sf_low <= 1e-12) | ~np.isfinite(d)
         return np.where(far, low + e * self.tail_mean, np.maximum(d, low))
+
+
+# The gamma inverse survival function is the costliest step of a large forecast (an inverse incomplete gamma
+# per site and simulation: 1.2 million for 300 waiting sites). `gamma_isf` reads it from a table of the
+# survival function on a grid of GAMMA_ISF_STEP (in units of the scale) instead: between two grid points
+# the answer is interpolated, so it is off by less than one step (0.001 x scale, under 0.01 day for the
+# default delay), and exact (scipy) below the table's smallest probability.
+GAMMA_ISF_STEP = 1e-3
+GAMMA_ISF_MIN_Q = 1e-12
+
+
+@functools.lru_cache(maxsize=16)
+def _gamma_sf_table(shape: float) -> tuple[np.ndarray, np.ndarray]:
+    """(q, x) of the unit-scale gamma: q = sf(x) decreasing on an even x grid, both reversed (q increasing)."""
+    x_max = float(special.gammainccinv(shape, GAMMA_ISF_MIN_Q))
+    x = np.arange(0.0, x_max + GAMMA_ISF_STEP, GAMMA_ISF_STEP)
+    q = special.gammaincc(shape, x)
+    return q[::-1].copy(), x[::-1].copy()
+
+
+def gamma_isf(q: np.ndarray, shape: float, scale: float) -> np.ndarray:
+    """x with P(X > x) = q for X ~ Gamma(shape, scale), within GAMMA_ISF_STEP x scale (see above)."""
+    q = np.asarray(q, dtype=float)
+    table_q, table_x = _gamma_sf_table(float(shape))
+    out = np.interp(q, table_q, table_x)
+    small = q < table_q[0]
+    if small.any():
+        out[small] = special.gammainccinv(shape, q[small])
+    return out * scale
 
 
 # --------------------------------------------------------------------------- cumulative intensity
