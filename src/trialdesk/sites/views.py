@@ -33,6 +33,8 @@ def site_page_context(request, site, active: str) -> dict:
             ("subjects", "Subjects", reverse("site-subjects", args=[site.pk])),
             ("visits", "Visits", reverse("site-visits", args=[site.pk])),
             ("staff", "Staff & delegation", reverse("site-staff", args=[site.pk]))]
+    if permissions.has_perm(request.user, "startup.view", site):
+        tabs.append(("startup", "Start-up", reverse("site-startup", args=[site.pk])))
     if can["audit_view"]:
         tabs.append(("audit", "Audit trail", reverse("site-audit", args=[site.pk])))
     return {"site": site, "study": site.study, "can": can, "tabs": tabs, "active_tab": active}

@@ -260,6 +260,7 @@ class MilestoneRow:
     owner: User | None
     notes: str
     plan: plan.MilestonePlan | None = None
+    dependencies: list[str] = field(default_factory=list)  # labels of the milestones it depends on
 
     @property
     def key(self) -> str:
@@ -387,6 +388,9 @@ def build_site_startups(sites, definitions, today: dt.date) -> list[SiteStartup]
                 planned, actual = _virtual(definition, site)
                 rows.append(MilestoneRow(definition, None, planned, actual, False, "", None, ""))
         startup = SiteStartup(site=site, rows=rows, anchor=site_anchor(site), graph=graph, today=today)
+        labels = {d.key: d.label for d in definitions}
+        for row in rows:
+            row.dependencies = [labels[k] for k in graph.get(row.key, []) if k in labels]
         try:
             plans = plan.plan_site(list(startup.milestones().values()), anchor=startup.anchor, today=today)
         except plan.CycleError:  # the services refuse cycles; never fail a read on one

@@ -46,6 +46,7 @@ def study_page_context(request, study, active: str) -> dict:
         ("sites", "Sites", reverse("study-sites", args=[study.pk])),
         ("subjects", "Subjects", reverse("study-subjects", args=[study.pk])),
         ("enrollment", "Enrollment", reverse("study-enrollment", args=[study.pk])),
+        ("startup", "Start-up", reverse("startup-tracker", args=[study.pk])),
         ("visits", "Visits", reverse("study-visits", args=[study.pk])),
     ]
     can = permissions.permitted(user, study, STUDY_PERMS)
