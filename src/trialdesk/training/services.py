@@ -109,7 +109,8 @@ def training_template_copy(*, user, template: TrainingTemplate, study=None, name
                          allowed=TEMPLATE_FIELDS, reason=f"Copied from template {template.name!r} (#{template.pk}).")
 
 
-def _template_editable(user, template: TrainingTemplate) -> None:
+def training_template_check_editable(user, template: TrainingTemplate) -> None:
+    """Raise unless the user may change this template (built-ins never; shared ones: portfolio-wide managers)."""
     if template.builtin:
         raise InvalidTransition("Built-in templates cannot be changed; copy the template and edit the copy.",
                                 errors={"builtin": ["Built-in templates are read-only."]})
@@ -119,7 +120,7 @@ def _template_editable(user, template: TrainingTemplate) -> None:
 @transaction.atomic
 def training_template_update(*, user, template: TrainingTemplate, data: dict[str, Any], version: int | None,
                              reason: str) -> TrainingTemplate:
-    _template_editable(user, template)
+    training_template_check_editable(user, template)
     return record_update(actor=user, instance=template, data=_template_data(data), allowed=TEMPLATE_FIELDS,
                          version=version, reason=reason)[0]
 
@@ -127,7 +128,7 @@ def training_template_update(*, user, template: TrainingTemplate, data: dict[str
 @transaction.atomic
 def training_template_delete(*, user, template: TrainingTemplate, version: int | None, reason: str
                              ) -> TrainingTemplate:
-    _template_editable(user, template)
+    training_template_check_editable(user, template)
     return record_soft_delete(actor=user, instance=template, version=version, reason=reason)
 
 
