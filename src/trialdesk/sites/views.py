@@ -35,6 +35,8 @@ def site_page_context(request, site, active: str) -> dict:
             ("staff", "Staff & delegation", reverse("site-staff", args=[site.pk]))]
     if permissions.has_perm(request.user, "startup.view", site):
         tabs.append(("startup", "Start-up", reverse("site-startup", args=[site.pk])))
+    if permissions.has_perm(request.user, "training.view", site):
+        tabs.append(("training", "Training", reverse("site-training", args=[site.pk])))
     if can["audit_view"]:
         tabs.append(("audit", "Audit trail", reverse("site-audit", args=[site.pk])))
     return {"site": site, "study": site.study, "can": can, "tabs": tabs, "active_tab": active}

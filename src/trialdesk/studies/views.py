@@ -49,6 +49,8 @@ def study_page_context(request, study, active: str) -> dict:
         ("startup", "Start-up", reverse("startup-tracker", args=[study.pk])),
         ("visits", "Visits", reverse("study-visits", args=[study.pk])),
     ]
+    if permissions.has_perm(user, "training.view", study):
+        tabs.append(("training", "Training", reverse("study-training", args=[study.pk])))
     can = permissions.permitted(user, study, STUDY_PERMS)
     if can["membership_view"]:
         tabs.append(("team", "Team", reverse("study-team", args=[study.pk])))
