@@ -141,7 +141,7 @@ def reason_prompt(field, action: str = "change"):
 
 
 _SECTIONS = [("/organizations/", "organizations"), ("/people/", "people"), ("/imports/", "imports"),
-             ("/account/", "account")]
+             ("/account/", "account"), ("/training/mine/", "training")]
 
 
 @register.simple_tag(takes_context=True)
