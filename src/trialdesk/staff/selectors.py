@@ -331,3 +331,13 @@ def roster_rows(entries, today: dt.date | None = None) -> list[list]:
     return [[s.site.site_number, s.person.full_name, s.role_label, s.start_date, s.end_date, s.cv_date, s.cv_expiry,
              s.licence_number, s.licence_expiry, s.gcp_certificate_date, s.gcp_expiry,
              ", ".join(FLAG_LABELS[f] for f in staff_flags(s, today)), s.notes] for s in entries]
+
+
+def people_named_in_log(site, task_keys: list[str]) -> QuerySet[Person]:
+    """People the site's log names for any of the tasks at any time (signed delegations, ended ones included)
+    and the site's principal investigators on the roster: the choices offered where such a task is recorded."""
+    staff = _live_staff().filter(site_id=site.pk)
+    delegated = (Delegation.objects.filter(staff__in=staff, task__in=task_keys, status__in=("active", "ended"))
+                 .values_list("staff__person_id", flat=True))
+    pis = staff.filter(role=tasks.PI_ROLE).values_list("person_id", flat=True)
+    return Person.objects.filter(Q(pk__in=delegated) | Q(pk__in=pis)).order_by("last_name", "first_name", "id")

@@ -251,13 +251,13 @@ class _Context:
                                      f"no person or user {value!r} is known")
         return self._people[key]
 
-    def delegation_problem(self, person, site) -> str | None:
+    def delegation_problem(self, person, site, on) -> str | None:
         from trialdesk.subjects.services import DelegationRefused, delegation_check
 
-        key = (person.pk, site.pk)
+        key = (person.pk, site.pk, on)
         if key not in self._delegation:
             try:
-                delegation_check(person, site, "eligibility")
+                delegation_check(person, site, "eligibility", on)
                 self._delegation[key] = None
             except DelegationRefused as exc:
                 self._delegation[key] = exc.message
@@ -395,7 +395,7 @@ def _check_row(ctx: _Context, number: int, cells: dict[str, Any], problems: list
             if isinstance(person, str):
                 problem("eligibility_confirmed_by", person + ".")
             else:
-                refused = ctx.delegation_problem(person, site)
+                refused = ctx.delegation_problem(person, site, dates["enrolled_on"])
                 if refused:
                     problem("eligibility_confirmed_by", refused)
                 values["eligibility_confirmed_by"] = person

@@ -264,21 +264,15 @@ def reconsent_list(user, flt: ReconsentFilter | None = None) -> QuerySet[Reconse
 
 # --- Delegation (the people delegation_check accepts) ------------------------------------------------------
 
-def delegated_people(site) -> QuerySet[Person]:
-    """People with an active PI or site coordinator role covering the site: those who may obtain consent
-    and confirm eligibility there (see subjects.services.delegation_check)."""
-    from trialdesk.accounts.models import Membership
-    from trialdesk.subjects.services import DELEGATED_ROLES
+def delegated_people(site, task: str | None = None) -> QuerySet[Person]:
+    """People the site's delegation log names for `task` ("consent" or "eligibility"; None: either) at any time:
+    signed delegations of the task and the site's principal investigators on the staff roster. The form offers
+    them; subjects.services.delegation_check decides for the date in question."""
+    from trialdesk.staff import selectors as staff
+    from trialdesk.staff.tasks import SUBJECT_TASKS
 
-    ids = set()
-    rows = (Membership.objects.filter(study_id=site.study_id, revoked_at__isnull=True, user__is_active=True,
-                                      user__person__isnull=False, role__in=[r.value for r in DELEGATED_ROLES])
-            .select_related("user").prefetch_related("sites"))
-    for membership in rows:
-        site_ids = {s.pk for s in membership.sites.all()}
-        if not site_ids or site.pk in site_ids:
-            ids.add(membership.user.person_id)
-    return Person.objects.filter(pk__in=ids).order_by("last_name", "first_name", "id")
+    tasks = [SUBJECT_TASKS[task]] if task else list(SUBJECT_TASKS.values())
+    return staff.people_named_in_log(site, tasks)
 
 
 # --- Screening-log export -------------------------------------------------------------------------------------

@@ -14,7 +14,6 @@ from django.db.models import Max
 from django.utils import timezone
 
 from trialdesk.accounts import permissions
-from trialdesk.accounts.roles import Role
 from trialdesk.audit.services import Action, audit_event_create, audit_events_append, draft_for
 from trialdesk.core.crud import record_create, record_soft_delete, record_update
 from trialdesk.core.errors import AccessDenied, Conflict, InvalidTransition, ValidationFailed
@@ -42,7 +41,6 @@ from trialdesk.subjects.models import (
 
 # --- Delegation -------------------------------------------------------------------------------------------
 
-DELEGATED_ROLES = (Role.PRINCIPAL_INVESTIGATOR, Role.SITE_COORDINATOR)
 TASKS = {"consent": ("obtained_by", "obtain informed consent"),
          "eligibility": ("eligibility_confirmed_by", "confirm eligibility")}
 
@@ -51,37 +49,32 @@ class DelegationRefused(ValidationFailed):
     """The person is not delegated for the task at the site."""
 
 
-def delegation_check(person, site: StudySite, task: str) -> None:
-    """Refuse unless `person` may do `task` ("consent" or "eligibility") at `site`.
+def delegation_check(person, site: StudySite, task: str, on: dt.date | None = None) -> None:
+    """Refuse unless `person` may do `task` ("consent" or "eligibility") at `site` on `on` (default today).
 
-    There is no delegation log yet, so the rule is the site role: the person has an active user account
-    holding an active Principal Investigator or Site Coordinator membership on the site's study that covers
-    the site (a membership without named sites covers every site). Replace this function's body when the
-    delegation log exists; every caller goes through it.
+    The site's delegation log decides (staff area): the person holds a delegation of the task at the site,
+    signed by the principal investigator and in force on that day (their roster entry too), or they are the
+    site's principal investigator on its staff roster that day.
     """
+    from trialdesk.staff import selectors as staff
+    from trialdesk.staff.tasks import SUBJECT_TASKS
+    from trialdesk.staff.tasks import TASKS as STAFF_TASKS
+
     field, doing = TASKS[task]
     if person is None:
         raise DelegationRefused.field(field, f"Name the person who did this ({doing}).")
+    on = on or timezone.localdate()
+    if staff.site_pi_entry(person, site, on) is not None:
+        return
+    staff_task = SUBJECT_TASKS[task]
+    if staff.delegation_covering(person, site, staff_task, on) is not None:
+        return
     who = person.full_name
     where = f"site {site.site_number} of {site.study.protocol_number}"
-    user = getattr(person, "user", None) if person.pk else None
-    if user is None:
-        raise DelegationRefused.field(field, f"{who} is not delegated to {doing} at {where}: they have no "
-                                             "Trialdesk user account, so they hold no site role.")
-    if not user.is_active:
-        raise DelegationRefused.field(field, f"{who} is not delegated to {doing} at {where}: their user "
-                                             "account is deactivated.")
-    from trialdesk.accounts.models import Membership
-
-    memberships = Membership.objects.filter(user=user, study_id=site.study_id, revoked_at__isnull=True,
-                                            role__in=[r.value for r in DELEGATED_ROLES]).prefetch_related("sites")
-    for membership in memberships:
-        site_ids = {s.pk for s in membership.sites.all()}
-        if not site_ids or site.pk in site_ids:
-            return
-    roles = " or ".join(r.label for r in DELEGATED_ROLES)
-    raise DelegationRefused.field(field, f"{who} is not delegated to {doing} at {where}: they hold no active "
-                                         f"{roles} role on this study covering this site.")
+    raise DelegationRefused.field(field, f"{who} is not delegated to {doing} at {where} on {on.isoformat()}: the "
+                                         f"site's delegation log has no signed delegation of "
+                                         f"\"{STAFF_TASKS[staff_task]}\" to them in force that day, and they are not "
+                                         "its principal investigator on the staff roster.")
 
 
 # --- Settings ---------------------------------------------------------------------------------------------
@@ -376,7 +369,7 @@ def subject_transition(*, user, subject: Subject, status: str, version: int | No
         if eligibility_confirmed_by is None:
             raise ValidationFailed.field("eligibility_confirmed_by", "Enrollment needs the investigator who "
                                                                      "confirmed eligibility.")
-        delegation_check(eligibility_confirmed_by, site, "eligibility")
+        delegation_check(eligibility_confirmed_by, site, "eligibility", on)
         extra["eligibility_confirmed_by"] = eligibility_confirmed_by
         if subject.protocol_version_id is None:
             current = _current_protocol_version(subject.study_id)
@@ -629,7 +622,7 @@ def consent_record(*, user, subject: Subject, icf_version: IcfVersion, consented
         raise ValidationFailed.field("consented_on", f"The consent date {consented_on} is before the IRB/IEC "
                                                      f"approval of form {icf.version_number} "
                                                      f"({icf.irb_approval_date}).")
-    delegation_check(obtained_by, site, "consent")
+    delegation_check(obtained_by, site, "consent", consented_on)
 
     previous = list(ConsentEvent.objects.filter(subject=subject).order_by("consented_on", "id"))
     open_req = ReconsentRequirement.objects.select_for_update().filter(subject=subject, icf_version=icf,

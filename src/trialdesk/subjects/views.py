@@ -224,7 +224,7 @@ def _transition_form(request, subject, data=None) -> SubjectTransitionForm:
     choices = _transition_choices(subject)
     form = SubjectTransitionForm(data, choices=choices,
                                  reasons=list(rules.reason_codes(settings.screen_fail_reasons).items()),
-                                 people=selectors.delegated_people(subject.site),
+                                 people=selectors.delegated_people(subject.site, "eligibility"),
                                  initial={"version": subject.version})
     allowed = {key for key, _ in choices}
     for status, names in _STATUS_FIELDS.items():
@@ -339,7 +339,7 @@ def subject_consent(request, subject_id: int):
     permissions.require(user, "consent.record", subject)
     icfs = selectors.icf_choices_for(subject)
     form = ConsentForm(request.POST if request.method == "POST" else None, icfs=icfs,
-                       people=selectors.delegated_people(subject.site),
+                       people=selectors.delegated_people(subject.site, "consent"),
                        initial={"consented_on": timezone.localdate(), "method": "paper"})
 
     def consent():

@@ -270,8 +270,14 @@ def _listing_reconsent(w: World, caller, path: str):
 
 
 def _consent_body(w: World, subject) -> dict:
-    # The site A1 principal investigator is delegated for consent there.
+    # The site A1 principal investigator, on its staff roster as such, may obtain consent there.
+    import datetime as dt
+
+    from trialdesk.staff.tests.helpers import make_site_pi
+
     investigator = w.users[(Role.PRINCIPAL_INVESTIGATOR, "member")][0]
+    make_site_pi(_admin(w), w.site, investigator, start=dt.date(2025, 1, 1))
+    w.site.refresh_from_db()
     return {"icf_version_id": _icf(w, approve=True).pk, "consented_on": "2025-02-03", "method": "paper",
             "obtained_by_id": investigator.person_id}
 

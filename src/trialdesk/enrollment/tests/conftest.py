@@ -122,7 +122,7 @@ def enrolling(db, admin_user, study, sites, activate, add_subjects):
 @pytest.fixture
 def screening_log(db, admin_user, make_user, study):
     """screening_log(site, day, outcome): one subject through the subjects services, from screening on `day`
-    to "enrolled" or "screen_failed" (consent by a delegated PI, an approved consent form). The site must be
+    to "enrolled" or "screen_failed" (consent by the site's PI, an approved consent form). The site must be
     activated (see `open_site`)."""
     from trialdesk.accounts.roles import Role
     from trialdesk.subjects import services as subjects
@@ -136,6 +136,10 @@ def screening_log(db, admin_user, make_user, study):
     icf.save()
 
     def _log(site, day: dt.date, outcome: str):
+        # The PI is the site's principal investigator on its staff roster (delegated for consent and eligibility).
+        from trialdesk.staff.tests.helpers import make_site_pi
+
+        make_site_pi(admin_user, site, pi, start=dt.date(2020, 1, 1))
         subject = subjects.subject_create(user=admin_user, site=site, status="screened", on=day)
         if outcome == "screen_failed":
             return subjects.subject_transition(user=admin_user, subject=subject, status="screen_failed",

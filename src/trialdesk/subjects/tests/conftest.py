@@ -12,6 +12,7 @@ from trialdesk.accounts.roles import Role
 
 D = dt.date
 ACTIVATED, SCREENED, CONSENTED, ENROLLED = D(2025, 1, 15), D(2025, 2, 1), D(2025, 2, 3), D(2025, 2, 10)
+DELEGATED = D(2025, 1, 1)  # the coordinator's delegations (consent, eligibility) at site 001 start
 
 
 @pytest.fixture
@@ -42,6 +43,7 @@ def activate(admin_user, site, activated_on=ACTIVATED):
     from trialdesk.sites.models import StudySite
     from trialdesk.sites.services import site_transition, site_update
 
+    site = StudySite.objects.get(pk=site.pk)
     for status in ("selected", "start_up", "activated"):
         site = site_transition(user=admin_user, site=site, status=status, version=site.version, reason="test set-up")
     site = site_update(user=admin_user, site=site, data={"actual_activated": activated_on}, version=site.version,
@@ -50,21 +52,33 @@ def activate(admin_user, site, activated_on=ACTIVATED):
 
 
 @pytest.fixture
-def site(admin_user, sites):
+def site(admin_user, sites, pi):
     """sites[0] (001, Germany), activated on 2025-01-15."""
     return activate(admin_user, sites[0])
 
 
 @pytest.fixture
-def coordinator(make_user, study, site):
-    """A site coordinator limited to site 001: delegated for consent and eligibility there."""
-    return make_user(Role.SITE_COORDINATOR, study=study, sites=[site], username="coord")
+def coordinator(make_user, study, site, pi, admin_user):
+    """A site coordinator limited to site 001: on its staff roster, trained, and delegated for informed consent
+    and eligibility there from 2025-01-01 (signed by the site's principal investigator)."""
+    from trialdesk.staff.tests.helpers import delegate
+
+    user = make_user(Role.SITE_COORDINATOR, study=study, sites=[site], username="coord")
+    delegate(admin_user, site, user.person, ["informed_consent", "eligibility"], pi_user=pi, start=DELEGATED)
+    return user
 
 
 @pytest.fixture
-def pi(make_user, study):
-    """A principal investigator on the whole study."""
-    return make_user(Role.PRINCIPAL_INVESTIGATOR, study=study, username="pi")
+def pi(make_user, study, sites, admin_user):
+    """A principal investigator on the whole study: the principal investigator of every site (on each site's
+    staff roster since 2024-01-01), so may obtain consent and confirm eligibility at all of them."""
+    from trialdesk.staff.tests.helpers import make_site_pi
+
+    user = make_user(Role.PRINCIPAL_INVESTIGATOR, study=study, username="pi")
+    for s in sites:
+        make_site_pi(admin_user, s, user, start=D(2024, 1, 1))
+        s.refresh_from_db()
+    return user
 
 
 @pytest.fixture

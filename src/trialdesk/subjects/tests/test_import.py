@@ -214,13 +214,13 @@ def test_delegation_and_site_status_apply_to_imported_enrollments(importing, stu
     report = run(admin_user, study, path)
     assert problems(report) == [
         "row 2, column eligibility_confirmed_by: Cra Tester is not delegated to confirm eligibility at site 001 of "
-        "ACME-301: they hold no active Principal Investigator or Site Coordinator role on this study covering this "
-        "site.",
+        "ACME-301 on 2025-02-03: the site's delegation log has no signed delegation of \"Assess eligibility\" to "
+        "them in force that day, and they are not its principal investigator on the staff roster.",
         "row 3, column enrolled_on: site 002 is Candidate: subjects can be enrolled only at an Activated or "
         "Enrolling site.",
         "row 3, column eligibility_confirmed_by: Admin Tester is not delegated to confirm eligibility at site 002 "
-        "of ACME-301: they hold no active Principal Investigator or Site Coordinator role on this study covering "
-        "this site.",
+        "of ACME-301 on 2025-02-03: the site's delegation log has no signed delegation of \"Assess eligibility\" "
+        "to them in force that day, and they are not its principal investigator on the staff roster.",
     ]
     assert cra.person_id
 

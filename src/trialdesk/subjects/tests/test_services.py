@@ -7,18 +7,17 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from trialdesk.accounts.models import Membership
 from trialdesk.accounts.roles import Role
-from trialdesk.accounts.services import membership_revoke, user_deactivate
 from trialdesk.audit.models import AuditEvent
 from trialdesk.core.errors import AccessDenied, Conflict, InvalidTransition, StaleVersion, ValidationFailed
 from trialdesk.organizations.services import person_create
 from trialdesk.sites.models import StudySite
+from trialdesk.staff.tests.helpers import delegate
 from trialdesk.studies.services import arm_create, study_create
 from trialdesk.subjects import services
 from trialdesk.subjects.models import ConsentEvent, ReconsentRequirement, Subject, SubjectSettings
 from trialdesk.subjects.selectors import redact_audit_changes
-from trialdesk.subjects.tests.conftest import D, activate, approved_protocol
+from trialdesk.subjects.tests.conftest import DELEGATED, D, activate, approved_protocol
 from trialdesk.visits.models import SubjectVisit
 
 
@@ -188,9 +187,11 @@ def test_enrollment_keeps_the_site_count_and_generates_visits(flow, site, protoc
     assert site.enrolled_count == 1 == Subject.objects.filter(site=site, enrolled_on__isnull=False).count()
 
 
-def test_enrollment_needs_an_enrolling_site(make_flow, admin_user, sites, make_user, study):
+def test_enrollment_needs_an_enrolling_site(make_flow, admin_user, sites, make_user, study, pi):
     candidate = sites[1]
     coordinator = make_user(Role.SITE_COORDINATOR, study=study, sites=[candidate], username="coord2")
+    delegate(admin_user, candidate, coordinator.person, ["informed_consent", "eligibility"], pi_user=pi,
+             start=DELEGATED)
     flow = make_flow(coordinator)
     subject = flow.consent(flow.new(at=candidate))
     with pytest.raises(InvalidTransition) as exc:
@@ -220,33 +221,61 @@ def test_eligibility_must_be_confirmed_by_a_delegated_person(flow, make_user, st
         services.subject_transition(user=flow.user, subject=subject, status="enrolled", on=D(2025, 2, 10),
                                     version=subject.version, reason="x", eligibility_confirmed_by=cra.person)
     assert exc.value.errors == {"eligibility_confirmed_by": [
-        "Cra Tester is not delegated to confirm eligibility at site 001 of ACME-301: they hold no active Principal "
-        "Investigator or Site Coordinator role on this study covering this site."]}
+        "Cra Tester is not delegated to confirm eligibility at site 001 of ACME-301 on 2025-02-10: the site's "
+        "delegation log has no signed delegation of \"Assess eligibility\" to them in force that day, and they are "
+        "not its principal investigator on the staff roster."]}
     assert Subject.objects.get(pk=subject.pk).status == "consented"
 
 
-def test_delegation_check_names_the_person_and_what_is_missing(admin_user, study, sites, make_user, site):
-    services.delegation_check(make_user(Role.PRINCIPAL_INVESTIGATOR, study=study).person, site, "consent")
-    with pytest.raises(services.DelegationRefused) as exc:
-        services.delegation_check(person_create(user=admin_user, data={"first_name": "Nora", "last_name": "Nurse"}),
-                                  site, "consent")
-    assert exc.value.errors["obtained_by"] == [
-        "Nora Nurse is not delegated to obtain informed consent at site 001 of ACME-301: they have no Trialdesk "
-        "user account, so they hold no site role."]
-    elsewhere = make_user(Role.SITE_COORDINATOR, study=study, sites=[sites[2]], username="elsewhere")
-    with pytest.raises(services.DelegationRefused) as exc:
-        services.delegation_check(elsewhere.person, site, "consent")
-    assert "Elsewhere Tester is not delegated to obtain informed consent at site 001" in exc.value.message
-    services.delegation_check(elsewhere.person, sites[2], "consent")
-    gone = make_user(Role.SITE_COORDINATOR, study=study, sites=[site], username="gone")
-    user_deactivate(actor=admin_user, user=gone, reason="left the site")
-    with pytest.raises(services.DelegationRefused) as exc:
-        services.delegation_check(gone.person, site, "eligibility")
-    assert "their user account is deactivated" in exc.value.message
-    revoked = make_user(Role.PRINCIPAL_INVESTIGATOR, study=study, username="revoked")
-    membership_revoke(actor=admin_user, membership=Membership.objects.get(user=revoked), reason="replaced")
+def test_delegation_check_follows_the_sites_delegation_log(admin_user, study, sites, make_user, site, pi,
+                                                            coordinator):
+    from trialdesk.staff.models import Delegation, SiteStaff
+    from trialdesk.staff.services import delegation_create, delegation_end, site_staff_update
+
+    # The site's principal investigator on the roster (since 2024-01-01) needs no delegation.
+    services.delegation_check(pi.person, site, "consent", D(2024, 1, 1))
     with pytest.raises(services.DelegationRefused):
-        services.delegation_check(revoked.person, site, "eligibility")
+        services.delegation_check(pi.person, site, "consent", D(2023, 12, 31))
+    # A signed delegation counts from its start date; a PI role on the study alone does not.
+    services.delegation_check(coordinator.person, site, "consent", DELEGATED)
+    with pytest.raises(services.DelegationRefused) as exc:
+        services.delegation_check(coordinator.person, site, "eligibility", D(2024, 12, 31))
+    assert exc.value.errors["eligibility_confirmed_by"] == [
+        "Coord Tester is not delegated to confirm eligibility at site 001 of ACME-301 on 2024-12-31: the site's "
+        "delegation log has no signed delegation of \"Assess eligibility\" to them in force that day, and they are "
+        "not its principal investigator on the staff roster."]
+    other_pi = make_user(Role.PRINCIPAL_INVESTIGATOR, study=study, username="studypi")
+    with pytest.raises(services.DelegationRefused):
+        services.delegation_check(other_pi.person, site, "consent", D(2025, 3, 1))
+    nurse = person_create(user=admin_user, data={"first_name": "Nora", "last_name": "Nurse"})
+    with pytest.raises(services.DelegationRefused) as exc:
+        services.delegation_check(nurse, site, "consent", D(2025, 3, 1))
+    assert exc.value.errors["obtained_by"][0].startswith("Nora Nurse is not delegated to obtain informed consent at "
+                                                         "site 001 of ACME-301 on 2025-03-01")
+    # Delegated at another site only.
+    delegate(admin_user, sites[2], nurse, ["informed_consent"], pi_user=pi, start=DELEGATED)
+    services.delegation_check(nurse, sites[2], "consent", D(2025, 3, 1))
+    with pytest.raises(services.DelegationRefused):
+        services.delegation_check(nurse, site, "consent", D(2025, 3, 1))
+    # Proposed but not signed: not yet delegated.
+    staff = SiteStaff.objects.get(site=sites[2], person=nurse)
+    delegation_create(user=admin_user, staff=staff, data={"task": "eligibility", "start_date": DELEGATED})
+    with pytest.raises(services.DelegationRefused):
+        services.delegation_check(nurse, sites[2], "eligibility", D(2025, 3, 1))
+    # Ended: covered up to the last day, not after.
+    signed = Delegation.objects.get(staff__person=coordinator.person, task="informed_consent")
+    delegation_end(user=admin_user, delegation=signed, ended_on=D(2025, 6, 30), version=signed.version,
+                   reason="moved to another study")
+    services.delegation_check(coordinator.person, site, "consent", D(2025, 6, 30))
+    with pytest.raises(services.DelegationRefused):
+        services.delegation_check(coordinator.person, site, "consent", D(2025, 7, 1))
+    # Off the roster: the delegation no longer covers the person.
+    services.delegation_check(coordinator.person, site, "eligibility", D(2025, 9, 1))
+    entry = SiteStaff.objects.get(site=site, person=coordinator.person)
+    site_staff_update(user=admin_user, staff=entry, data={"end_date": D(2025, 8, 31)}, version=entry.version,
+                      reason="left the site")
+    with pytest.raises(services.DelegationRefused):
+        services.delegation_check(coordinator.person, site, "eligibility", D(2025, 9, 1))
 
 
 # --- Randomization ----------------------------------------------------------------------------------------

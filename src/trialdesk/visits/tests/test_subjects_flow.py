@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from trialdesk.accounts.roles import Role
 from trialdesk.audit.selectors import audit_chain_verify
+from trialdesk.staff.tests.helpers import make_site_pi
 from trialdesk.visits.models import SubjectVisit
 from trialdesk.visits.tests.test_services import NEW_SCHEDULE
 
@@ -27,7 +28,9 @@ def test_enroll_randomize_reconsent(admin_user, make_user, study, sites, protoco
     site = sites[0]
     for status in ("selected", "start_up", "activated"):
         site = site_transition(user=admin_user, site=site, status=status, version=site.version, reason="Ready")
-    investigator = make_user(Role.PRINCIPAL_INVESTIGATOR, study=study, sites=[site]).person
+    investigator_user = make_user(Role.PRINCIPAL_INVESTIGATOR, study=study, sites=[site])
+    make_site_pi(admin_user, site, investigator_user, start=today)  # delegated for consent and eligibility
+    investigator = investigator_user.person
     arm = arm_create(user=admin_user, study=study, data={"label": "Active"})
     icf1 = subjects.icf_version_create(user=admin_user, study=study, data={
         "version_number": "1", "version_date": today, "protocol_version": protocol, "irb_approval_date": today})
