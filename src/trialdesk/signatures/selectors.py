@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 
 from django.db.models import Model
@@ -43,7 +44,29 @@ def signature_check(sig: Signature, record: Model) -> SignatureView:
                          binding_valid=binding_ok)
 
 
+_PREFETCHED = "_trialdesk_signatures"
+
+
+def signatures_prefetch(records: list[Model]) -> None:
+    """Load the signatures of many records of one model in one query; `signatures_for` then reads none.
+
+    For lists (an API page of protocol versions): without it each record costs a query.
+    """
+    if not records:
+        return
+    rtype = record_type_of(records[0])
+    by_record: dict[str, list[Signature]] = defaultdict(list)
+    rows = (Signature.objects.filter(record_type=rtype, record_id__in=[str(r.pk) for r in records])
+            .select_related("signer").order_by("signed_at", "id"))
+    for sig in rows:
+        by_record[sig.record_id].append(sig)
+    for record in records:
+        setattr(record, _PREFETCHED, by_record.get(str(record.pk), []))
+
+
 def signatures_for(record: Model) -> list[SignatureView]:
-    rows = Signature.objects.filter(record_type=record_type_of(record), record_id=str(record.pk)) \
-        .select_related("signer").order_by("signed_at")
+    rows = getattr(record, _PREFETCHED, None)
+    if rows is None:
+        rows = Signature.objects.filter(record_type=record_type_of(record), record_id=str(record.pk)) \
+            .select_related("signer").order_by("signed_at")
     return [signature_check(sig, record) for sig in rows]

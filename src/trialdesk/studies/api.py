@@ -6,6 +6,7 @@ from trialdesk.accounts import permissions
 from trialdesk.core.api_utils import READ_ERRORS, WRITE_ERRORS, DeleteIn, PageQuery, PathId, paginate, resolve_ref
 from trialdesk.core.errors import NotFound
 from trialdesk.organizations.selectors import organization_get
+from trialdesk.signatures.selectors import signatures_prefetch
 from trialdesk.studies import selectors, services
 from trialdesk.studies.schemas import (
     ArmCreateIn,
@@ -114,7 +115,9 @@ def protocol_version_list(request, study_id: PathId, page: Query[PageQuery]):
     study = selectors.study_detail(request.auth, study_id)
     if not permissions.has_perm(request.auth, "protocol.view", study):
         raise NotFound("Study not found.")
-    return paginate(study.protocol_versions.all(), limit=page.limit, offset=page.offset)
+    result = paginate(study.protocol_versions.all(), limit=page.limit, offset=page.offset)
+    signatures_prefetch(result["items"])
+    return result
 
 
 @router.post("/{study_id}/protocol-versions", response={201: ProtocolVersionOut, **WRITE_ERRORS},
