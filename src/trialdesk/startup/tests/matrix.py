@@ -5,7 +5,6 @@ Fixture records are made inside each call (the API matrix rolls every call back)
 
 from __future__ import annotations
 
-
 # --- API ---------------------------------------------------------------------------------------------------
 
 def api_operations(m) -> dict:
