@@ -6,58 +6,9 @@ from __future__ import annotations
 import datetime as dt
 
 from conftest import PASSWORD
-from trialdesk.accounts.roles import Role
+from trialdesk.training.tests.helpers import complete_protocol_training
 
-TRAINING_TITLE = "Protocol training (test set-up)"
-
-
-def _user_for(person, study):
-    """The person's user account (made, with PASSWORD, when they have none) holding training.attend on the
-    study, so they can acknowledge their own attendance."""
-    from trialdesk.accounts import permissions
-    from trialdesk.accounts.models import User
-    from trialdesk.accounts.services import membership_grant, user_create
-
-    user = User.objects.filter(person=person).first()
-    if user is None:
-        user = user_create(actor=None, username=f"trainee{person.pk}", person=person, password=PASSWORD)
-    if not permissions.has_perm(user, "training.attend", study):
-        membership_grant(actor=None, user=user, role=Role.SITE_COORDINATOR, study=study)
-        permissions.forget(user)
-    return user
-
-
-def complete_protocol_training(actor, study, person):
-    """A valid protocol-training certificate for the person on the study's current approved protocol version:
-    an open protocol training, a past session, attendance recorded by the trainer and acknowledged by the
-    person's own e-signature (which issues the certificate). Returns the certificate."""
-    from django.utils import timezone
-
-    from trialdesk.training.models import Attendance, Certificate, Training
-    from trialdesk.training.selectors import current_protocol_version
-    from trialdesk.training.services import (
-        attendance_acknowledge,
-        attendance_invite,
-        attendance_record,
-        training_create,
-        training_session_create,
-        training_transition,
-    )
-
-    pv = current_protocol_version(study)
-    training = Training.objects.filter(study=study, title=TRAINING_TITLE, protocol_version=pv, status="open").first()
-    if training is None:
-        training = training_create(user=actor, study=study, data={"title": TRAINING_TITLE, "kind": "protocol"})
-        training = training_transition(user=actor, training=training, status="open", version=training.version,
-                                       reason="test set-up")
-    session = training.sessions.first() or training_session_create(
-        user=actor, training=training, data={"trainer_name": "Tess Trainer", "duration_minutes": 90,
-                                             "starts_at": timezone.now() - dt.timedelta(days=1)})
-    attendance_invite(user=actor, session=session, people=[person])
-    attendance = Attendance.objects.get(session=session, person=person)
-    attendance = attendance_record(user=actor, attendance=attendance, status="attended", version=attendance.version)
-    attendance_acknowledge(user=_user_for(person, study), attendance=attendance, password=PASSWORD)
-    return Certificate.objects.filter(training=training, person=person).latest("issued_at")
+__all__ = ["complete_protocol_training", "delegate", "make_site_pi", "put_on_roster"]
 
 
 def put_on_roster(actor, site, person, role: str = "study_coordinator", *, start: dt.date,
