@@ -16,4 +16,5 @@ class CoreConfig(AppConfig):
     verbose_name = "Core"
 
     def ready(self):
+        from trialdesk.core import checks  # noqa: F401 - registers the deployment checks
         post_migrate.connect(_create_cache_tables, sender=self, dispatch_uid="trialdesk.core.cache_tables")

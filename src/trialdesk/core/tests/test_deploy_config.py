@@ -191,3 +191,17 @@ def test_gunicorn_config_reads_the_environment(monkeypatch):
     monkeypatch.setenv("TRIALDESK_WORKERS", "many")
     with pytest.raises(SystemExit, match="TRIALDESK_WORKERS='many' is not a whole number"):
         _load(DEPLOY / "gunicorn.conf.py")
+
+
+def test_deploy_check_warns_about_per_server_state(monkeypatch, settings):
+    from trialdesk.core.checks import stateless_app_tier
+
+    monkeypatch.delenv("TRIALDESK_SECRET_KEY", raising=False)
+    settings.CACHES = {"default": parse_cache_url("locmem://")}
+    ids = {m.id for m in stateless_app_tier()}
+    assert {"trialdesk.W001", "trialdesk.W002"} <= ids
+    monkeypatch.setenv("TRIALDESK_SECRET_KEY", "x" * 40)
+    settings.CACHES = {"default": parse_cache_url("db://")}
+    ids = {m.id for m in stateless_app_tier()}
+    assert not ids & {"trialdesk.W001", "trialdesk.W002"}
+    assert ("trialdesk.I001" in ids) == (settings.DATABASE_ENGINE == "sqlite")

@@ -279,7 +279,8 @@ def test_pages_and_api_lists_do_not_grow_with_rows_for_a_site_limited_user(portf
     _limit_to_sites(portfolio, monitor)
     # The study-wide audit trail is closed to site-limited users; the other studies are not theirs.
     pages = {k: v for k, v in _web_pages(portfolio).items() if k not in ("study audit history", "portfolio")}
-    api = {k: v for k, v in _api_lists(portfolio).items() if k not in ("API study audit", "API studies", "API portfolio")}
+    api = {k: v for k, v in _api_lists(portfolio).items()
+           if k not in ("API study audit", "API studies", "API portfolio")}
     web, token = _login(client, monitor), _token_client(monitor)
     few = _measure(web, pages) | _measure(token, api)
     portfolio.grow(2 * N)
