@@ -493,9 +493,12 @@ def quiz_attempt_submit(*, user, training: Training, person, answers: dict[int, 
     passed_before = previous.filter(passed=True)
     if since is not None:
         passed_before = passed_before.filter(attempted_at__gt=since)
-    if passed_before.exists() or (_holds_current_certificate(last_cert, _today())):
+    if passed_before.exists():
         raise InvalidTransition(f"{person.full_name} has already passed this quiz.",
                                 errors={"answers": ["Already passed."]})
+    if training.quiz_required and _holds_current_certificate(last_cert, _today()):
+        raise InvalidTransition(f"{person.full_name} already holds a current certificate for this training.",
+                                errors={"answers": ["Already certified."]})
     cleaned: dict[int, list[int]] = {}
     for key, value in (answers or {}).items():
         try:
