@@ -8,11 +8,15 @@ to some sites see those sites only: their actuals, their sites' plan entries and
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import math
+import pickle
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
+from django.core.cache import cache
 from django.db.models import Count, Max, Min, Prefetch, Q
 from django.utils import timezone
 
@@ -35,19 +39,18 @@ DEFAULT_ALERT_SETTINGS = {
 
 # Funnel stages: (key, label, condition on the subject rows). A later stage implies the earlier ones, so a
 # subject who consented before screening procedures still counts as screened once enrolled.
-_ENROLLED = Q(subjects__enrolled_on__isnull=False)
+_ENROLLED = Q(enrolled_on__isnull=False)
 FUNNEL_STAGES: list[tuple[str, str, Q]] = [
     ("prescreened", "Pre-screened", Q()),
-    ("screened", "Screened", Q(subjects__screened_on__isnull=False) | _ENROLLED),
-    ("consented", "Consented", Q(subjects__consented_on__isnull=False) | _ENROLLED),
+    ("screened", "Screened", Q(screened_on__isnull=False) | _ENROLLED),
+    ("consented", "Consented", Q(consented_on__isnull=False) | _ENROLLED),
     ("enrolled", "Enrolled", _ENROLLED),
-    ("randomized", "Randomized", Q(subjects__randomized_on__isnull=False)),
-    ("completed", "Completed", Q(subjects__completed_on__isnull=False)),
+    ("randomized", "Randomized", Q(randomized_on__isnull=False)),
+    ("completed", "Completed", Q(completed_on__isnull=False)),
 ]
 FUNNEL_OUTCOMES: list[tuple[str, str, Q]] = [
-    ("screen_failed", "Screen failed", Q(subjects__screen_failed_on__isnull=False)
-     | Q(subjects__status="screen_failed")),
-    ("withdrawn", "Withdrawn", Q(subjects__withdrawn_on__isnull=False) | Q(subjects__status="withdrawn")),
+    ("screen_failed", "Screen failed", Q(screen_failed_on__isnull=False) | Q(status="screen_failed")),
+    ("withdrawn", "Withdrawn", Q(withdrawn_on__isnull=False) | Q(status="withdrawn")),
 ]
 
 
@@ -216,37 +219,42 @@ def _visible_sites(user, study: Study):
 
 @replica_reads()
 def enrollment_data(user, study: Study, *, as_of: dt.date | None = None) -> EnrollmentData:
-    """Load plans, per-site counts and daily enrollment for the user's view of the study (5 queries)."""
+    """Load plans, per-site counts and daily enrollment for the user's view of the study (6 queries)."""
     _require_view(user, study)
     as_of = as_of or timezone.localdate()
     plans = list(EnrollmentPlan.objects.filter(study=study).prefetch_related(_entries_prefetch())
                  .order_by("baseline"))
-    live = Q(subjects__is_deleted=False)
-    annotations = {key: Count("subjects", filter=live & cond) for key, _label, cond in FUNNEL_STAGES + FUNNEL_OUTCOMES}
-    site_rows = list(
-        _visible_sites(user, study).select_related("institution")
-        .annotate(**annotations,
-                  first_enrolled=Min("subjects__enrolled_on", filter=live),
-                  last_enrolled=Max("subjects__enrolled_on", filter=live))
-        .order_by("site_number")
-    )
+    site_rows = list(_visible_sites(user, study).select_related("institution").order_by("site_number"))
+    visible = {s.pk for s in site_rows}
+    # The study's subjects (only the visible sites' for a site-limited user), counted per site in one GROUP BY
+    # site_id over the subjects alone: grouping the site rows themselves would group by every site column.
+    subjects = Subject.objects.filter(study=study)
+    if permissions.site_filter(user, "enrollment.view") is not None:
+        subjects = subjects.filter(site_id__in=visible)
+    keys = [key for key, _l, _c in FUNNEL_STAGES + FUNNEL_OUTCOMES]
+    per_site = {row["site_id"]: row for row in subjects.values("site_id").annotate(
+        **{key: Count("id", filter=cond) for key, _l, cond in FUNNEL_STAGES + FUNNEL_OUTCOMES},
+        first_enrolled=Min("enrolled_on"), last_enrolled=Max("enrolled_on")).order_by()}
+    none = dict.fromkeys(keys, 0) | {"first_enrolled": None, "last_enrolled": None}
     current = next((p for p in plans if p.is_current), None)
     by_site = {e.site_id: e for e in current.entries.all() if e.site_id} if current else {}
-    sites = [SiteActuals(site=s, counts={key: getattr(s, key) for key, _l, _c in FUNNEL_STAGES + FUNNEL_OUTCOMES},
-                         first_enrolled=s.first_enrolled, last_enrolled=s.last_enrolled, as_of=as_of,
-                         entry=by_site.get(s.pk))
-             for s in site_rows]
+    sites = []
+    for site in site_rows:
+        row = per_site.get(site.pk, none)
+        sites.append(SiteActuals(site=site, counts={key: row[key] for key in keys},
+                                 first_enrolled=row["first_enrolled"], last_enrolled=row["last_enrolled"],
+                                 as_of=as_of, entry=by_site.get(site.pk)))
     daily: dict[int, dict[dt.date, int]] = defaultdict(dict)
-    rows = (Subject.objects.filter(study=study, enrolled_on__isnull=False, site__in=[s.pk for s in site_rows])
-            .values("site_id", "enrolled_on").annotate(n=Count("id")).order_by())
+    rows = subjects.filter(enrolled_on__isnull=False).values("site_id", "enrolled_on").annotate(n=Count("id")) \
+        .order_by()
     for row in rows:
-        daily[row["site_id"]][row["enrolled_on"]] = row["n"]
+        if row["site_id"] in visible:
+            daily[row["site_id"]][row["enrolled_on"]] = row["n"]
     settings_row = SubjectSettings.objects.filter(study=study).first()
     settings = dict(DEFAULT_ALERT_SETTINGS) if settings_row is None else {
         name: getattr(settings_row, name) for name in DEFAULT_ALERT_SETTINGS}
     whole = permissions.has_perm(user, "enrollment.view", study, whole_study=True)
     # Site-limited users see their sites' entries only, not the country lines of the plan.
-    visible = {s.pk for s in site_rows}
     entries = {p.pk: [e for e in p.entries.all() if whole or e.site_id in visible] for p in plans}
     return EnrollmentData(study=study, as_of=as_of, whole_study=whole, plans=plans, entries=entries, sites=sites,
                           daily=dict(daily), settings=settings)
@@ -510,6 +518,10 @@ class ForecastResult:
     notes: list[str]
     elapsed_ms: float
     engine: fc.Forecast | None = field(default=None, repr=False)
+    # The study-level bottleneck warnings, worked out with the engine when the forecast was computed (a
+    # cached whole-study forecast carries them, as it no longer carries the engine).
+    warnings: list[dict] | None = field(default=None, repr=False)
+    from_cache: bool = field(default=False, repr=False)
 
     @property
     def late(self) -> bool | None:
@@ -553,21 +565,62 @@ def _selection_target(data: EnrollmentData, fi: ForecastInput, selection: Select
     return None, "none"
 
 
+# Forecasts are cached by their content: the key is a digest of everything the result depends on (the
+# engine's whole input, built from the database on every request, the selection and target, the alert
+# settings and screening counts behind the warnings, the number of simulations, the seed and the forecasting
+# code itself). A new subject, a site activated, a plan edited or a threshold changed makes a different key,
+# so a cached forecast is never stale and nothing has to be invalidated; the timeout only bounds the space
+# that keys of superseded data take up. The database rows are still read on every request (a few aggregate
+# queries); only the Monte Carlo run is saved.
+FORECAST_CACHE_SECONDS = 6 * 3600
+_FORECAST_CODE = hashlib.sha256(b"".join(
+    (Path(fc.__file__).parent / name).read_bytes() for name in ("model.py", "bottlenecks.py"))
+    + Path(__file__).read_bytes()).hexdigest()[:16]
+
+
+def forecast_cache_key(data: EnrollmentData, fi: ForecastInput, selection: Selection, ids: list[str],
+                       goal: int, source: str) -> str | None:
+    """The cache key of a forecast (None if its input cannot be serialised, which only means no caching)."""
+    screening = [(r.site.pk, r.counts["screen_failed"], r.counts["enrolled"]) for r in data.sites]
+    content = (fi.study, fi.site_pks, fi.excluded, fi.notes, fi.targets, selection.label(data), sorted(ids), goal,
+               source, sorted(data.settings.items()), screening, FORECAST_SIMULATIONS,
+               forecast_seed(data.study), _FORECAST_CODE)
+    try:
+        blob = pickle.dumps(content, protocol=pickle.HIGHEST_PROTOCOL)
+    except (pickle.PicklingError, TypeError, AttributeError):
+        return None
+    return f"forecast:{data.study.pk}:{hashlib.sha256(blob).hexdigest()}"
+
+
 def run_forecast(data: EnrollmentData, selection: Selection | None = None, *, target: int | None = None,
                  fi: ForecastInput | None = None, fit: fc.PopulationFit | None = None,
-                 delays: DelayModel | None = None) -> ForecastResult:
+                 delays: DelayModel | None = None, use_cache: bool = True) -> ForecastResult:
     """Run the engine for the selection (seeded per study). The rate distribution is always fitted on every
-    site the user may see, so a country or a few sites borrow strength from the rest of the study."""
+    site the user may see, so a country or a few sites borrow strength from the rest of the study.
+
+    `fit`/`delays` may only be the study's own (the study forecast's, to save fitting them again): they are
+    not part of the cache key. A result from the cache has no `engine`; a whole-study one carries its
+    `warnings`."""
     selection = selection or Selection()
     fi = fi or forecast_input(data)
     ids = _selected_ids(data, fi, selection)
     goal, source = _selection_target(data, fi, selection, ids, target)
     if goal is None:
         return _no_target(data, fi, selection, source)
+    key = forecast_cache_key(data, fi, selection, ids, goal, source) if use_cache else None
+    if key is not None:
+        cached = cache.get(key)
+        if isinstance(cached, ForecastResult):
+            return replace(cached, from_cache=True)
     started = time.perf_counter()
     result = fc.forecast(fi.study, target=goal, site_filter=ids, simulations=FORECAST_SIMULATIONS,
                          seed=forecast_seed(data.study), fit=fit, delays=delays)
-    return forecast_result(data, fi, selection, result, source, started)
+    out = forecast_result(data, fi, selection, result, source, started)
+    if selection.is_study and target is None:
+        out.warnings = _engine_warnings(data, out)
+    if key is not None:
+        cache.set(key, replace(out, engine=None), FORECAST_CACHE_SECONDS)
+    return out
 
 
 def _no_target(data: EnrollmentData, fi: ForecastInput, selection: Selection, source: str) -> ForecastResult:
@@ -859,6 +912,12 @@ MIN_SCREEN_FAIL_MARGIN = 0.05
 def warnings_for(data: EnrollmentData, forecast: ForecastResult) -> list[dict]:
     """The engine's bottleneck warnings for the study-level forecast, with the study's thresholds, as
     [{code, severity, message, site_id, site_number}] (site_id: the StudySite; None for the study)."""
+    if forecast.warnings is not None:
+        return forecast.warnings  # worked out with the forecast (and cached with it)
+    return _engine_warnings(data, forecast)
+
+
+def _engine_warnings(data: EnrollmentData, forecast: ForecastResult) -> list[dict]:
     if forecast.engine is None:
         return []  # no target: nothing to forecast against
     settings = data.settings

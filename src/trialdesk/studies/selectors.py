@@ -15,7 +15,7 @@ from trialdesk.core.replica import replica_reads
 from trialdesk.sites.lifecycle import SITE_STATUSES
 from trialdesk.sites.models import StudySite
 from trialdesk.studies import health
-from trialdesk.studies.models import Arm, Intervention, ProtocolVersion, Study
+from trialdesk.studies.models import KEY_DATES, Arm, Intervention, ProtocolVersion, Study
 
 
 @dataclass
@@ -116,11 +116,18 @@ class PortfolioRow:
         return sum(n for s, n in self.sites_by_status.items() if s in health.ACTIVE_SITE_STATUSES)
 
 
+PORTFOLIO_FIELDS = ("id", "protocol_number", "acronym", "brief_title", "status", "phases", "planned_enrollment",
+                    "sponsor__id", "sponsor__name", "is_deleted",
+                    *(f"{kind}_{key}" for key, _label in KEY_DATES for kind in ("planned", "actual")))
+
+
 @replica_reads()
 def portfolio(user, flt: StudyFilter | None = None, *, today: dt.date | None = None) -> list[PortfolioRow]:
     """Every visible study with site counts by status, enrollment and health flags; a fixed number of queries."""
     today = today or timezone.localdate()
-    studies = list(study_list(user, flt))
+    # Only the columns a portfolio row shows: a study's long texts (summary, eligibility, titles from the
+    # registry) are most of its bytes, and the portfolio reads every study.
+    studies = list(study_list(user, flt).only(*PORTFOLIO_FIELDS))
     site_qs = StudySite.objects.filter(study_id__in=[s.pk for s in studies])
     site_flt = permissions.site_filter(user)
     if site_flt is not None:

@@ -1,0 +1,79 @@
+"""Forecasts are cached by content: the same data gives the cached result (no Monte Carlo run), and any
+change to what the forecast or its warnings depend on gives a fresh one, never a stale one."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.core.cache import cache
+
+from trialdesk.enrollment import selectors
+from trialdesk.enrollment.tests.conftest import AS_OF
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def empty_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def _forecast(user, study):
+    data = selectors.enrollment_data(user, study, as_of=AS_OF)
+    return data, selectors.run_forecast(data)
+
+
+def test_same_data_is_served_from_the_cache_with_its_warnings(enrolling, admin_user, study):
+    data, first = _forecast(admin_user, study)
+    assert not first.from_cache and first.engine is not None
+    _data, again = _forecast(admin_user, study)
+    assert again.from_cache and again.engine is None
+    assert (again.completion, again.probability_on_time, again.curve, again.sites) == \
+        (first.completion, first.probability_on_time, first.curve, first.sites)
+    assert selectors.warnings_for(data, again) == selectors.warnings_for(data, first) == first.warnings
+    assert selectors.enrollment_warnings(admin_user, study, data=data) == first.warnings
+
+
+def test_a_new_subject_gives_a_fresh_forecast(enrolling, admin_user, study, sites, add_subjects):
+    _data, before = _forecast(admin_user, study)
+    add_subjects(sites[2], enrolled=[dt.date(2026, 4, 20)] * 5)
+    _data, after = _forecast(admin_user, study)
+    assert not after.from_cache
+    assert after.enrolled == before.enrolled + 5
+
+
+def test_plan_target_and_alert_settings_are_part_of_the_key(enrolling, admin_user, study):
+    from trialdesk.enrollment.services import enrollment_plan_update
+    from trialdesk.subjects.models import SubjectSettings
+
+    data, before = _forecast(admin_user, study)
+    enrollment_plan_update(user=admin_user, plan=enrolling, data={"target": 30}, version=enrolling.version,
+                           reason="smaller study")
+    _data, smaller = _forecast(admin_user, study)
+    assert not smaller.from_cache and smaller.target == 30 and before.target != 30
+    _forecast(admin_user, study)
+    SubjectSettings.objects.update_or_create(study=study, defaults={"no_enrollment_alert_days": 7})
+    data, stricter = _forecast(admin_user, study)
+    assert not stricter.from_cache
+
+
+def test_selection_and_target_override_are_separate_entries(enrolling, admin_user, study, sites):
+    data = selectors.enrollment_data(admin_user, study, as_of=AS_OF)
+    whole = selectors.run_forecast(data)
+    one = selectors.run_forecast(data, selectors.Selection(site_ids=[sites[0].pk]))
+    given = selectors.run_forecast(data, target=999)
+    assert not one.from_cache and not given.from_cache
+    assert one.selection != whole.selection and given.target == 999
+    assert selectors.run_forecast(data, selectors.Selection(site_ids=[sites[0].pk])).from_cache
+    # Only the whole-study forecast at the plan's target carries the study's warnings.
+    assert whole.warnings is not None and one.warnings is None and given.warnings is None
+
+
+def test_no_cache_means_same_result(enrolling, admin_user, study):
+    data = selectors.enrollment_data(admin_user, study, as_of=AS_OF)
+    cached = selectors.run_forecast(data)
+    uncached = selectors.run_forecast(data, use_cache=False)
+    assert not uncached.from_cache and uncached.completion == cached.completion
