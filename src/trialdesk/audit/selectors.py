@@ -8,9 +8,11 @@ import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from django.db import connection
 from django.db.models import Q, QuerySet
 
 from trialdesk.audit.chain import ChainFailure, verify_chain
+from trialdesk.audit.head import sync_pending
 from trialdesk.audit.models import AuditChainHead, AuditEvent
 
 
@@ -111,6 +113,7 @@ def _event_dicts() -> Iterator[dict]:
 
 
 def audit_chain_verify() -> tuple[int, ChainFailure | None]:
+    sync_pending(connection)  # inside an open transaction, see the head its commit would leave
     head = AuditChainHead.objects.filter(id=1).first()
     return verify_chain(
         _event_dicts(), head_seq=head.seq if head else 0, head_hash=head.hash if head else None

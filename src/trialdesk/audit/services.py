@@ -6,10 +6,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 
 from trialdesk.audit.chain import GENESIS_HASH, event_hash
+from trialdesk.audit.head import head_updated_by_appends
 from trialdesk.audit.models import AuditChainHead, AuditEvent
 from trialdesk.core import request_context
 from trialdesk.core.records import to_jsonable
@@ -57,19 +58,19 @@ def actor_display_name(user) -> str:
 
 @transaction.atomic
 def audit_events_append(*, actor, drafts: Sequence[AuditDraft]) -> list[AuditEvent]:
-    """Append events to the chain in one locked step (bulk insert; no per-row queries)."""
+    """Append events to the chain in one locked step (bulk insert; no per-row queries).
+
+    The head row is locked so concurrent writers queue up; the chain continues from the newest event. On
+    PostgreSQL the head row itself is moved once, when the transaction commits (see audit/head.py)."""
     if not drafts:
         return []
     ctx = request_context.current()
-    head, _ = AuditChainHead.objects.select_for_update().get_or_create(
-        id=1, defaults={"seq": 0, "hash": GENESIS_HASH}
-    )
+    AuditChainHead.objects.select_for_update().get_or_create(id=1, defaults={"seq": 0, "hash": GENESIS_HASH})
+    seq, prev = AuditEvent.objects.order_by("-seq").values_list("seq", "hash").first() or (0, GENESIS_HASH)
     now = timezone.now()
     actor_id = getattr(actor, "pk", None)
     username = actor.get_username() if actor is not None else "system"
     name = actor_display_name(actor)
-    prev = head.hash
-    seq = head.seq
     events = []
     for draft in drafts:
         seq += 1
@@ -97,7 +98,10 @@ def audit_events_append(*, actor, drafts: Sequence[AuditDraft]) -> list[AuditEve
         events.append(AuditEvent(**fields))
         prev = digest
     AuditEvent.objects.bulk_create(events, batch_size=500)
-    AuditChainHead.objects.filter(id=1).update(seq=seq, hash=prev)
+    if head_updated_by_appends(connection.vendor):
+        # Only a head that points at this batch's predecessor moves: one altered by hand stays visible.
+        first = events[0]
+        AuditChainHead.objects.filter(id=1, seq=first.seq - 1, hash=first.prev_hash).update(seq=seq, hash=prev)
     return events
 
 
