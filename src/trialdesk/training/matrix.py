@@ -7,7 +7,8 @@ A cell says where one person stands on one required training on a day:
 * due      — not done yet and the due date is today or later (or no due date), or done but expiring within
              the warning window (renewal due by the expiry date);
 * overdue  — not done and the due date has passed;
-* expired  — was done, but the certificate has expired and nothing has replaced it yet;
+* expired  — was done, but the certificate has expired and nothing has replaced it yet (overdue instead when a
+             deadline set after the expiry has passed too);
 * waived   — a requirement that was waived (shown, not counted as missing);
 * none     — nothing is required of this person for this column.
 """
@@ -55,10 +56,11 @@ def completion_cell(*, completed_on: dt.date | None, valid_until: dt.date | None
         return Cell("done", completed_on, note)
     if not required and expired_before is None:
         return NONE
+    if expired_before is not None and not (due_date is not None and expired_before < due_date < today):
+        # Lapsed: "expired" says more than "overdue", unless a deadline set after the expiry was missed too.
+        return Cell("expired", expired_before, f"Expired {expired_before.isoformat()}")
     if due_date is not None and due_date < today:
         return Cell("overdue", due_date, f"Was due {due_date.isoformat()}")
-    if expired_before is not None:
-        return Cell("expired", expired_before, f"Expired {expired_before.isoformat()}")
     if due_date is not None:
         return Cell("due", due_date, f"Due {due_date.isoformat()}")
     return Cell("due", None, "Not done yet")

@@ -488,17 +488,15 @@ def quiz_attempt_submit(*, user, training: Training, person, answers: dict[int, 
     if not questions:
         raise InvalidTransition("This training has no quiz questions.", errors={"answers": ["No questions."]})
     last_cert = _last_certificate(training, person)
+    current = _holds_current_certificate(last_cert, _today())
     previous = QuizAttempt.objects.filter(training=training, person=person).order_by("-attempt_no")
-    since = last_cert.issued_at if last_cert else None
     passed_before = previous.filter(passed=True)
-    if since is not None:
-        passed_before = passed_before.filter(attempted_at__gt=since)
-    if passed_before.exists():
+    if last_cert is not None and not current:
+        # Renewing a certificate that expires (or has): only a pass after it counts.
+        passed_before = passed_before.filter(attempted_at__gt=last_cert.issued_at)
+    if passed_before.exists() or (training.quiz_required and current):
         raise InvalidTransition(f"{person.full_name} has already passed this quiz.",
                                 errors={"answers": ["Already passed."]})
-    if training.quiz_required and _holds_current_certificate(last_cert, _today()):
-        raise InvalidTransition(f"{person.full_name} already holds a current certificate for this training.",
-                                errors={"answers": ["Already certified."]})
     cleaned: dict[int, list[int]] = {}
     for key, value in (answers or {}).items():
         try:
@@ -745,16 +743,18 @@ def _requirement_close(*, actor, requirement: TrainingRequirement, status: str, 
 
 
 @transaction.atomic
-def retraining_requirements_create(*, user, protocol_version, due_days: int = RETRAINING_DUE_DAYS
-                                   ) -> list[TrainingRequirement]:
+def retraining_requirements_create(*, user, protocol_version, due_days: int = RETRAINING_DUE_DAYS,
+                                   approved_on: dt.date | None = None) -> list[TrainingRequirement]:
     """A protocol version was approved: everyone delegated on the study must be (re)trained on it.
 
     Called by studies.services in the approval transaction (the approver is the actor; no training.manage
     needed: the requirements follow from the approval). Open requirements for older versions are closed as
-    superseded; people already certified on this version get none.
+    superseded; people already certified on this version get none. Due `due_days` after `approved_on` (default
+    today; the demo dates its history).
     """
     study = protocol_version.study
     today = _today()
+    approved_on = approved_on or today
     superseded = TrainingRequirement.objects.select_for_update().filter(
         study=study, status="open", kind__in=("protocol", "retraining")).exclude(protocol_version=protocol_version)
     for req in superseded.exclude(protocol_version__isnull=True):
@@ -776,9 +776,10 @@ def retraining_requirements_create(*, user, protocol_version, due_days: int = RE
         if person.pk in certified or person.pk in pending:
             continue
         req = TrainingRequirement(study=study, site=_person_site(study, person), person=person, kind=kind,
-                                  protocol_version=protocol_version, due_date=today + dt.timedelta(days=due_days),
+                                  protocol_version=protocol_version,
+                                  due_date=approved_on + dt.timedelta(days=due_days),
                                   reason=f"{what} on protocol version {protocol_version.version_number}, approved "
-                                         f"{today.isoformat()}.")
+                                         f"{approved_on.isoformat()}.")
         created.append(record_create(actor=user, instance=req, data={}, allowed=frozenset(),
                                      reason=f"Protocol version {protocol_version.version_number} approved: "
                                             "delegated staff must be trained on it."))

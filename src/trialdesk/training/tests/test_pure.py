@@ -113,7 +113,9 @@ def test_completion_cell_states():
     assert cell(required=False) == M.NONE
     lapsed = cell(expired_before=D(2026, 6, 1))
     assert (lapsed.state, lapsed.date) == ("expired", D(2026, 6, 1))
-    assert cell(expired_before=D(2026, 6, 1), due_date=D(2026, 6, 1)).state == "overdue"
+    assert cell(expired_before=D(2026, 6, 1), due_date=D(2026, 6, 1)).state == "expired"   # refresher due at expiry
+    assert cell(expired_before=D(2026, 6, 1), due_date=D(2026, 6, 30)).state == "expired"  # grace period running
+    assert cell(expired_before=D(2026, 6, 1), due_date=D(2026, 6, 10)).state == "overdue"  # grace period missed
     assert cell(expired_before=D(2026, 6, 1), required=False).state == "expired"
 
 
