@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import html
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -10,10 +11,13 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.forms.utils import flatatt
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.cache import patch_vary_headers
+from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import SafeData, mark_safe
 
 from trialdesk.core.errors import AccessDenied, NotFound, ServiceError, StaleVersion
 from trialdesk.core.records import REASON_REQUIRED
@@ -155,6 +159,28 @@ def int_or_none(value) -> int | None:
 
 
 # --- Forms: parse and render only; services do the validation that matters. ---------------------------
+
+class QuickSelect(forms.Select):
+    """A <select> whose options are written directly instead of through one template render per option, so a
+    filter listing a mega-trial's 1,200 sites costs a millisecond instead of a fifth of a second. Same HTML
+    as forms.Select for flat choices; grouped choices fall back to it."""
+
+    def render(self, name, value, attrs=None, renderer=None):
+        choices = list(self.choices)
+        if any(isinstance(label, list | tuple) for _value, label in choices):
+            return super().render(name, value, attrs, renderer)
+        final = self.build_attrs(self.attrs, attrs)
+        final["name"] = name
+        if self.allow_multiple_selected:
+            final["multiple"] = True
+        chosen = set(self.format_value(value))
+        parts = [format_html("<select{}>", flatatt(final))]
+        for option_value, label in choices:
+            text = "" if option_value is None else str(option_value)
+            shown = label if isinstance(label, SafeData) else html.escape(str(label))
+            parts.append(f'<option value="{html.escape(text)}"{" selected" if text in chosen else ""}>{shown}</option>')
+        parts.append("</select>")
+        return mark_safe("\n".join(parts))  # noqa: S308 - every value and label is escaped above
 
 REASON_HELP = ("Required. The audit trail records your name, the time, the old and new values "
                "and this reason.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
-from trialdesk.core.views_utils import EditForm, RecordForm, VersionedForm, reason_field
+from trialdesk.core.views_utils import EditForm, QuickSelect, RecordForm, VersionedForm, reason_field
 
 DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 RATE_HELP = "Subjects per month once active."
@@ -22,7 +22,7 @@ class EnrollmentFilterForm(forms.Form):
     """The country / site switch above the chart, and the per-site table's sort order."""
 
     country = forms.ChoiceField(label="Country", required=False)
-    site = forms.TypedChoiceField(label="Site", required=False, coerce=int, empty_value=None)
+    site = forms.TypedChoiceField(label="Site", required=False, coerce=int, empty_value=None, widget=QuickSelect)
     sort = forms.ChoiceField(required=False, widget=forms.HiddenInput,
                              choices=[("", "")] + [(k, k) for k in SORTS] + [(f"-{k}", k) for k in SORTS])
 
@@ -112,7 +112,7 @@ class AddSiteForm(forms.Form):
 
 
 class RateChangeForm(forms.Form):
-    site = forms.TypedChoiceField(label="Site", required=False, coerce=int, empty_value=None)
+    site = forms.TypedChoiceField(label="Site", required=False, coerce=int, empty_value=None, widget=QuickSelect)
     rate_per_month = forms.FloatField(label="New rate per month", required=False, min_value=0, max_value=1000)
 
     def __init__(self, *args, sites=(), **kwargs):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
-from trialdesk.core.views_utils import EditForm, RecordForm, VersionedForm, reason_field
+from trialdesk.core.views_utils import EditForm, QuickSelect, RecordForm, VersionedForm, reason_field
 from trialdesk.subjects import rules
 from trialdesk.subjects.lifecycle import SUBJECT_STATUSES, WITHDRAWAL_REASONS
 from trialdesk.subjects.models import ConsentEvent
@@ -25,7 +25,7 @@ class SubjectFilterForm(forms.Form):
     q = forms.CharField(label="Search", required=False, max_length=200,
                         widget=forms.TextInput(attrs={"type": "search", "placeholder": "Subject or site number…"}))
     status = forms.ChoiceField(label="Status", required=False, choices=[("", "Any status"), *SUBJECT_STATUSES.items()])
-    site = forms.TypedChoiceField(label="Site", required=False, coerce=int, empty_value=None)
+    site = forms.TypedChoiceField(label="Site", required=False, coerce=int, empty_value=None, widget=QuickSelect)
     since = _date("Status since")
     until = _date("Status until")
 

@@ -101,7 +101,8 @@ def _log_page(request, user, flt: SubjectFilter, total: int):
 def _log_context(request, *, study, site=None) -> tuple[dict, SubjectFilter]:
     user = request.user
     sites = None if site is not None else \
-        permissions.visible_sites(user, "subject.view").filter(study=study).order_by("site_number")
+        permissions.visible_sites(user, "subject.view").filter(study=study).order_by("site_number") \
+        .only("id", "site_number")
     form = SubjectFilterForm(request.GET, sites=sites)
     values = form.values()
     flt = SubjectFilter(study_id=study.pk, site_id=site.pk if site else values.get("site"),

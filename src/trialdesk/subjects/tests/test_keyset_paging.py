@@ -126,3 +126,24 @@ def test_web_status_filter_counts_only_that_status(web, admin_user, study, log):
     assert response.context["page"].count == 0
     response = client.get(reverse("study-subjects", args=[study.pk]), {"status": "screened"})
     assert response.context["page"].count == 23
+
+
+def test_quick_select_renders_like_django_select():
+    """The filter forms' QuickSelect writes the same options, selection and escaping as forms.Select."""
+    import re
+
+    from django import forms
+
+    from trialdesk.core.views_utils import QuickSelect
+
+    choices = [("", "Any site"), (3, "001 <b>&"), (12, "002")]
+
+    def options(html):
+        return re.findall(r'<option value="([^"]*)"( selected)?>([^<]*)</option>', html)
+
+    for value in (None, "", 12, "3"):
+        ours = QuickSelect(choices=choices).render("site", value, attrs={"id": "id_site"})
+        django = forms.Select(choices=choices).render("site", value, attrs={"id": "id_site"})
+        assert options(ours) == options(django)
+        assert ours.startswith('<select name="site" id="id_site">') or ours.startswith('<select id="id_site" name')
+    assert "001 &lt;b&gt;&amp;" in QuickSelect(choices=choices).render("site", None)
