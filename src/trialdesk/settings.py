@@ -90,7 +90,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "trialdesk.core.middleware.RequestIdMiddleware",
     "trialdesk.core.replica.ReplicaMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    "trialdesk.core.middleware.IdleSessionMiddleware",  # Django's, saving an unchanged session once a minute
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -158,7 +158,10 @@ AUTH_PASSWORD_VALIDATORS = [
 # every request, so it expires after this many idle minutes.
 SESSION_IDLE_MINUTES = env_int("TRIALDESK_SESSION_IDLE_MINUTES", 30, minimum=1, maximum=24 * 60)
 SESSION_COOKIE_AGE = SESSION_IDLE_MINUTES * 60
-SESSION_SAVE_EVERY_REQUEST = True
+# The idle timeout moves forward with activity; core.middleware.IdleSessionMiddleware saves an unchanged
+# session at most once per SESSION_REFRESH_SECONDS instead of on every request.
+SESSION_SAVE_EVERY_REQUEST = False
+SESSION_REFRESH_SECONDS = 60
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.contrib.sessions.middleware import SessionMiddleware
 from django.http import HttpResponse
 from django.shortcuts import redirect
 
@@ -54,3 +56,24 @@ class LoginRequiredMiddleware:
                 return response
             return redirect(f"{settings.LOGIN_URL}?{urlencode({'next': request.get_full_path()})}")
         return self.get_response(request)
+
+
+class IdleSessionMiddleware(SessionMiddleware):
+    """Django's session middleware with the idle timeout kept cheaply.
+
+    SESSION_SAVE_EVERY_REQUEST would push an unchanged session's expiry forward with a database write on
+    every page and API call (on SQLite a write-lock round trip per request, which then queues concurrent
+    requests). Here an unchanged session is saved at most once per SESSION_REFRESH_SECONDS: the idle
+    timeout is then between SESSION_COOKIE_AGE - SESSION_REFRESH_SECONDS and SESSION_COOKIE_AGE. Changed
+    sessions (login, messages) are saved as usual.
+    """
+
+    REFRESHED_KEY = "_trialdesk_refreshed"
+
+    def process_response(self, request, response):
+        session = getattr(request, "session", None)
+        if session is not None and not session.modified and not session.is_empty() and session.session_key:
+            now = int(time.time())
+            if now - int(session.get(self.REFRESHED_KEY, 0)) >= settings.SESSION_REFRESH_SECONDS:
+                session[self.REFRESHED_KEY] = now  # marks it modified: saved, with a new expiry
+        return super().process_response(request, response)
