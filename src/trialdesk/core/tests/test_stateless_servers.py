@@ -4,7 +4,9 @@ Two gunicorn servers (started with deploy/gunicorn.conf.py, two workers each) on
 its own TRIALDESK_HOME (no shared files) and the same TRIALDESK_SECRET_KEY, share one database: a SQLite
 file, or, when the tests run on PostgreSQL, a fresh database on that server (dropped afterwards). A browser
 signs in on one and carries on on the other, as behind a load balancer; sign-out, lockouts and cache entries
-are shared too; static files are answered before any Django view. Server B also has
+are shared too; static files are answered before any Django view. When nginx is installed, it runs
+deploy/nginx/compose.conf in front of both servers: static files from a collected folder, and a signed-in
+user's requests spread over both servers with no sticky sessions. Server B also has
 TRIALDESK_REPLICA_DATABASE_URL pointing at the same database (a replica with no lag), so its dashboards read
 through the replica alias.
 """
@@ -16,6 +18,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
@@ -31,6 +34,7 @@ from django.conf import settings
 
 REPO = Path(__file__).resolve().parents[4]
 GUNICORN_CONF = REPO / "deploy" / "gunicorn.conf.py"
+NGINX_CONF = REPO / "deploy" / "nginx" / "compose.conf"
 PASSWORD = "Stateless-Servers-42"
 STARTUP_SECONDS = 60
 
@@ -268,3 +272,62 @@ def test_static_files_are_served_before_any_django_view(servers):
     assert "X-Request-ID" not in headers
     status, headers, _ = Browser().request(a.url("/healthz"))
     assert status == 200 and "X-Request-ID" in headers
+
+
+# --- nginx in front (when nginx is installed) ----------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def nginx(servers, tmp_path_factory):
+    """deploy/nginx/compose.conf with the two servers as its upstream and a collected static folder."""
+    binary = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
+    if binary is None:
+        pytest.skip("nginx is not installed")
+    a, b = servers
+    home = tmp_path_factory.mktemp("nginx")
+    static = home / "static"
+    _trialdesk(["collectstatic", "--noinput", "-v", "0"], {**a.env, "TRIALDESK_STATIC_ROOT": str(static)})
+    # Written after the app servers started: only a server reading the folder itself can answer it.
+    (static / "from-disk.txt").write_text("served by nginx from the collected folder\n")
+    port = _free_port()
+    site = NGINX_CONF.read_text()
+    site = site.replace("server web:8000", f"server {a.base_url[7:]}; server {b.base_url[7:]}")
+    site = site.replace("listen 80;", f"listen 127.0.0.1:{port};").replace("/srv/static/", f"{static}/")
+    assert str(static) in site and a.base_url[7:] in site, "deploy/nginx/compose.conf changed shape"
+    (home / "site.conf").write_text(site)
+    mime = "include /etc/nginx/mime.types;" if os.path.exists("/etc/nginx/mime.types") else ""
+    # Run as root (a container), nginx's workers would switch to "nobody", who cannot read pytest's temp folder.
+    user = "user root;" if os.geteuid() == 0 else ""
+    (home / "nginx.conf").write_text(
+        f"daemon off; {user} pid {home}/nginx.pid; error_log {home}/error.log;\nevents {{}}\n"
+        f"http {{ {mime} access_log {home}/access.log; client_body_temp_path {home}/body; "
+        f"proxy_temp_path {home}/proxy; include {home}/site.conf; }}\n")
+    proc = subprocess.Popen([binary, "-c", str(home / "nginx.conf"), "-p", str(home)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            with urllib.request.urlopen(base + "/healthz", timeout=2):
+                break
+        except (urllib.error.URLError, OSError):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail(f"nginx did not start: {(home / 'error.log').read_text(errors='replace')}", pytrace=False)
+            time.sleep(0.2)
+    yield base
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def test_nginx_serves_static_files_from_disk_and_spreads_requests_without_sticky_sessions(servers, nginx):
+    a, b = servers
+    status, headers, body = Browser().request(nginx + "/static/from-disk.txt")
+    assert status == 200 and "served by nginx" in body and "X-Request-ID" not in headers
+    browser = Browser()
+    assert browser.login(Server("nginx", nginx, {}, None, Path()), "alice")[0] == 302
+    for _ in range(6):
+        status, _headers, html = browser.request(nginx + "/")
+        assert status == 200 and "alice" in html.lower()
+    # Round robin over both app servers: each one's access log shows signed-in page views.
+    for server in (a, b):
+        assert re.search(r'"GET / HTTP/1\.[01]" 200', server.log.read_text(errors="replace")), server.name
