@@ -32,6 +32,8 @@ PIN_COOKIE = "td_primary"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Apps whose tables decide who may do what (or hold sessions and cache entries): never read from a replica.
 PRIMARY_ONLY_APPS = frozenset({"accounts", "auth", "sessions", "axes", "contenttypes", "admin", "django_cache"})
+# Tables whose writes are bookkeeping, not data a later read in the request could miss on the replica.
+NOT_DATA_APPS = frozenset({"sessions", "django_cache"})
 
 
 @dataclass
@@ -113,7 +115,10 @@ class ReplicaRouter:
         return alias if alias == REPLICA else None
 
     def db_for_write(self, model, **hints):
-        mark_write()
+        # Saving a cache entry or the session is not a change the rest of the request could read back from
+        # the replica; any other write is.
+        if model._meta.app_label not in NOT_DATA_APPS:
+            mark_write()
         return None  # Django's default: the primary (or the instance's own database)
 
     def allow_relation(self, obj1, obj2, **hints):

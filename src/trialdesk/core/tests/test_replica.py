@@ -73,6 +73,15 @@ def test_routing_decisions(replica_mirror):
         assert router.db_for_read(Study) == REPLICA
         # Who may do what is always read from the primary: a revoked role takes effect at once.
         assert router.db_for_read(Membership) == DEFAULT_DB_ALIAS
+        # Saving a cache entry or a session is bookkeeping: reads may stay on the replica.
+        from django.contrib.sessions.models import Session
+        from django.core.cache.backends.db import DatabaseCache
+
+        cache_model = DatabaseCache("trialdesk_cache", {}).cache_model_class
+        assert router.db_for_write(cache_model) == DEFAULT_DB_ALIAS
+        assert router.db_for_write(Session) == DEFAULT_DB_ALIAS
+        assert router.db_for_read(Study) == REPLICA
+        assert router.db_for_read(cache_model) == DEFAULT_DB_ALIAS
         assert router.db_for_write(Study) == DEFAULT_DB_ALIAS
         # After a write, the rest of the block reads the primary.
         assert router.db_for_read(Study) == DEFAULT_DB_ALIAS
