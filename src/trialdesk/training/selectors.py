@@ -496,7 +496,7 @@ def training_matrix(user, study, site=None, *, today: dt.date | None = None) -> 
                 extra.setdefault(f"training:{req.training_id}", label)
             else:
                 extra.setdefault(f"kind:{req.kind}", REQUIREMENT_KINDS[req.kind])
-    protocol_label = f"Protocol training (version {pv.version_number})" if pv else "Protocol training"
+    protocol_label = f"Protocol training, version {pv.version_number}" if pv else "Protocol training"
     matrix = TrainingMatrix(study=study, site=site, today=today, protocol_version=pv,
                             columns=[MatrixColumn("protocol", protocol_label), MatrixColumn("gcp", "GCP certificate")]
                             + [MatrixColumn(k, v) for k, v in sorted(extra.items(), key=lambda kv: kv[1])])

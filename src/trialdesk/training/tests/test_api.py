@@ -159,7 +159,7 @@ def test_matrix_json_and_xlsx(api_client, cpm, nurse, study, sites, protocol):
     sheet = load_workbook(io.BytesIO(xlsx.content)).active
     rows = [[c.value for c in r] for r in sheet.iter_rows()]
     header = rows[3]
-    assert header[:3] == ["Name", "Site(s)", "Role(s)"] and header[3] == "Protocol training (version 1.0)"
+    assert header[:3] == ["Name", "Site(s)", "Role(s)"] and header[3] == "Protocol training, version 1.0"
     assert rows[4][0] == nurse.person.full_name and rows[4][3] == "Due"
 
 

@@ -418,7 +418,7 @@ def test_approving_a_new_version_creates_retraining_for_delegated_staff(admin_us
     assert event.actor_id == admin_user.pk and "2.0 approved" in event.reason
 
     matrix = selectors.training_matrix(cpm, study)
-    assert matrix.columns[0].label == "Protocol training (version 2.0)"
+    assert matrix.columns[0].label == "Protocol training, version 2.0"
     row = next(r for r in matrix.rows if r.person == delegated_nurse.person)
     assert (row.cells[0].state, row.cells[0].date) == ("due", TODAY() + dt.timedelta(days=30))
     # Retraining on version 2.0 fulfils the requirement and the cell turns done.
