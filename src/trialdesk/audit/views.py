@@ -26,11 +26,15 @@ TARGET = "audit-history"
 
 
 def audit_panel(request, fetch: Callable[[AuditFilter], object], *, export_url: str | None,
-                show_record: bool = False) -> dict:
-    """Context for audit/_history.html. fetch(flt) is the audit selector call (it raises NotFound/AccessDenied)."""
+                show_record: bool = False, actors: Callable[[], list] | None = None) -> dict:
+    """Context for audit/_history.html. fetch(flt) is the audit selector call (it raises NotFound/AccessDenied);
+    actors() the users to offer in the filter (default: every distinct user of the unfiltered history)."""
     everything = fetch(AuditFilter())
-    actors = everything.order_by("actor_username").values_list("actor_username", "actor_name").distinct()
-    form = AuditFilterForm(request.GET, actors=list(actors))
+    if actors is None:
+        offered = list(everything.order_by("actor_username").values_list("actor_username", "actor_name").distinct())
+    else:
+        offered = actors()
+    form = AuditFilterForm(request.GET, actors=offered)
     events = fetch(form.audit_filter())
     page = paginate(request, events)
     page.object_list = selectors.redact_events(request.user, list(page.object_list))
@@ -102,7 +106,8 @@ def study_history(request, study_id: int):
     context = study_page_context(request, study, "audit")
     export_url = reverse("study-audit-export", args=[study.pk]) if context["can"]["audit_export_study"] else None
     context.update(audit_panel(request, lambda flt: selectors.audit_study_history(user, study, flt),
-                               export_url=export_url, show_record=True))
+                               export_url=export_url, show_record=True,
+                               actors=lambda: selectors.study_actors(study.pk)))
     return render_audit(request, "audit/study_history.html", context)
 
 
