@@ -395,7 +395,8 @@ def _acknowledgeable(attendance: Attendance) -> None:
 
 @transaction.atomic
 def _attendance_mark_acknowledged(*, user, attendance: Attendance, signature) -> Attendance:
-    attendance = Attendance.objects.select_for_update().select_related("session__training").get(pk=attendance.pk)
+    attendance = (Attendance.objects.select_for_update(of=("self",)).select_related("session__training")
+                  .get(pk=attendance.pk))
     _acknowledgeable(attendance)
     attendance.acknowledgement = signature
     attendance.acknowledged_at = signature.signed_at
@@ -545,7 +546,7 @@ def certificate_issue_if_complete(*, actor, training: Training, person) -> Certi
     """Issue a certificate when the person has completed the training and holds no current one for it:
     attendance recorded and acknowledged, and (quiz required) a passed attempt since any earlier certificate."""
     with transaction.atomic():
-        training = Training.objects.select_for_update().select_related("study", "protocol_version").get(
+        training = Training.objects.select_for_update(of=("self",)).select_related("study", "protocol_version").get(
             pk=training.pk)
         if training.status != "open":
             return None
