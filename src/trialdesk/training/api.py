@@ -516,9 +516,10 @@ def _filename(stem: str) -> str:
 
 @router.get("/mine", response={200: MyTrainingListOut, **READ_ERRORS},
             summary="Your own trainings: attendance to acknowledge, quizzes to take, certificates")
-def my_trainings(request):
-    rows = selectors.my_trainings(request.auth)
-    return {"count": len(rows), "items": [
+def my_trainings(request, filters: Query[PageQuery]):
+    all_rows = selectors.my_trainings(request.auth)
+    rows = all_rows[filters.offset: filters.offset + filters.limit]
+    return {"count": len(all_rows), "items": [
         {"training": r.training, "attendance": r.attendance, "acknowledge_attendance_ids": [a.pk for a in
                                                                                               r.can_acknowledge],
          "quiz_open": r.quiz_open, "passed": r.progress.passed,
