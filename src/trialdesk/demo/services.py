@@ -23,6 +23,7 @@ from trialdesk.demo import portfolio as P
 from trialdesk.demo.clinical import ClinicalLoader, ClinicalSummary
 from trialdesk.demo.credentials import DemoLogin
 from trialdesk.demo.selectors import demo_usernames_taken
+from trialdesk.demo.startup_demo import startup_demo_load
 from trialdesk.organizations.services import organization_create, person_create
 from trialdesk.sites.services import site_create, site_transition
 from trialdesk.studies.selectors import study_get
@@ -195,6 +196,7 @@ class _Loader:
             clinical.study(spec)
         clinical.visits_record()
         self.summary.clinical = clinical.summary
+        startup_demo_load(self)  # feasibility and start-up milestones (demo/startup_demo.py)
         self._registry_import(registry_files)
         self.summary.users = dict(self.users)
 

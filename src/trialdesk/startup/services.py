@@ -283,7 +283,9 @@ def feasibility_answers_save(*, user, site: StudySite, answers: dict[int, Any], 
     if created:
         drafts.insert(0, draft_for(response, Action.CREATE, changes=_created(response), reason=reason))
     elif changes:
-        drafts.append(draft_for(response, Action.UPDATE, changes=changes, reason=reason))
+        # The questionnaire's status and score follow its answers; say so when no reason was needed.
+        drafts.append(draft_for(response, Action.UPDATE, changes=changes,
+                                reason=reason or "Answers saved; the status and score follow the answers."))
     audit_events_append(actor=user, drafts=drafts)
     return response
 
@@ -316,7 +318,8 @@ def feasibility_submit(*, user, site: StudySite, version: int | None, reason: st
     response.status, response.score, response.submitted_by, response.submitted_at = "submitted", score, user, now
     bump_version(response)
     response.save()
-    audit_events_append(actor=user, drafts=[draft_for(response, Action.TRANSITION, changes=changes, reason=reason)])
+    audit_events_append(actor=user, drafts=[draft_for(response, Action.TRANSITION, changes=changes,
+                                                      reason=reason or "Questionnaire submitted.")])
     return response
 
 
