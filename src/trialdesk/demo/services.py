@@ -36,6 +36,7 @@ from trialdesk.studies.services import (
     study_transition,
     study_update,
 )
+from trialdesk.training.demo import demo_training
 from trialdesk.visits.services import visit_definition_create, visit_definitions_copy
 
 CTGOV_DIR = Path(__file__).resolve().parent / "data" / "ctgov"
@@ -197,6 +198,7 @@ class _Loader:
         clinical.visits_record()
         self.summary.clinical = clinical.summary
         startup_demo_load(self)  # feasibility and start-up milestones (demo/startup_demo.py)
+        demo_training(self).populate()  # training matrix states after the rosters and delegations (training/demo.py)
         self._registry_import(registry_files)
         self.summary.users = dict(self.users)
 
