@@ -147,3 +147,19 @@ def test_quick_select_renders_like_django_select():
         assert options(ours) == options(django)
         assert ours.startswith('<select name="site" id="id_site">') or ours.startswith('<select id="id_site" name')
     assert "001 &lt;b&gt;&amp;" in QuickSelect(choices=choices).render("site", None)
+
+
+def test_deleted_site_or_study_takes_its_subjects_out_of_list_and_count(api_client, admin_user, study, sites, log):
+    from trialdesk.sites.models import StudySite
+    from trialdesk.sites.services import site_delete
+    from trialdesk.studies.services import study_delete
+
+    client = api_client(admin_user)
+    other = StudySite.objects.get(pk=sites[1].pk)
+    site_delete(user=admin_user, site=other, version=other.version, reason="closed by mistake")
+    body = client.get("/api/v1/subjects", {"limit": 100}).json()
+    assert body["count"] == 15 and all(s["site"]["site_number"] == sites[0].site_number for s in body["items"])
+    study.refresh_from_db()
+    study_delete(user=admin_user, study=study, version=study.version, reason="test study")
+    assert client.get("/api/v1/subjects", {"limit": 100}).json() == {"items": [], "count": 0, "next_cursor": None,
+                                                                      "previous_cursor": None}
