@@ -25,6 +25,9 @@ STAFF_FIELDS = editable_fields(SiteStaff, exclude={"site"})
 STAFF_UPDATE_FIELDS = STAFF_FIELDS - {"person"}
 DELEGATION_FIELDS = frozenset({"task", "task_detail", "start_date", "end_date"})
 SIGN_MEANING = "approved"
+# Site start-up dates, earliest first: a site created with its history has had its PI since the first of them.
+PI_SINCE_MILESTONES = ("selected", "qualification_visit", "contract_executed", "irb_approval", "initiation_visit",
+                       "activated")
 
 
 def _site_label(site) -> str:
@@ -108,7 +111,8 @@ def site_staff_delete(*, user, staff: SiteStaff, version: int | None, reason: st
 
 def site_pi_sync(*, user, site, on: dt.date | None = None) -> SiteStaff | None:
     """Keep the roster in step with the site's principal investigator (called by the site services when the PI
-    is set or changed): the PI gets an open principal-investigator entry; another person's open PI entry ends.
+    is set or changed): the PI gets an open principal-investigator entry from today (the site's first PI: from
+    its earliest recorded start-up date, when that is earlier); another person's open PI entry ends.
 
     The caller has checked site.edit; changing who the site's PI is carries this roster change with it.
     """
@@ -122,6 +126,11 @@ def site_pi_sync(*, user, site, on: dt.date | None = None) -> SiteStaff | None:
     if current is not None:
         return current
     start = today
+    if not SiteStaff.all_objects.filter(site_id=site.pk, role=tasks.PI_ROLE).exists():
+        # The site's first PI: in post since the earliest start-up date recorded for the site, if any (a site
+        # brought in with its history), else from today.
+        recorded = [d for d in (getattr(site, f"actual_{key}") for key in PI_SINCE_MILESTONES) if d is not None]
+        start = min([today, *recorded])
     for old in open_pis:
         end = max(today, old.start_date)
         record_update(actor=user, instance=old, data={"end_date": end}, allowed=frozenset({"end_date"}),

@@ -37,6 +37,16 @@ def test_the_sites_principal_investigator_joins_the_roster_and_a_new_pi_takes_ov
     assert list(selectors.site_pi_people(site, dt.date.today() + dt.timedelta(days=1))) == [successor.person]
 
 
+def test_a_site_created_with_its_history_has_had_its_pi_since_selection(admin_user, study, sites, pi):
+    from trialdesk.sites.services import site_create
+
+    site = site_create(user=admin_user, study=study, data={
+        "institution": sites[1].institution, "site_number": "009", "principal_investigator": pi.person,
+        "actual_selected": D(2024, 3, 1), "actual_activated": D(2024, 9, 1)})
+    entry = SiteStaff.objects.get(site=site)
+    assert (entry.role, entry.person, entry.start_date) == ("principal_investigator", pi.person, D(2024, 3, 1))
+
+
 def test_roster_entry_rules(admin_user, site, nurse, nurse_person):
     with pytest.raises(ValidationFailed) as exc:
         services.site_staff_create(user=admin_user, site=site, data={
