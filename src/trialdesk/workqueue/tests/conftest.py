@@ -32,11 +32,10 @@ def web(client):
     return _as
 
 
-@pytest.fixture
-def warned_study(db, admin_user, study, sites):
-    """The shared study (target 400 by 2027-06-30), enrolling, with a plan of 2/month per site from
-    2026-01-01 and all three sites activated in January/February without a single subject: by AS_OF each site
-    has gone more than 120 days without enrolling (a critical "no enrollment" warning each)."""
+def make_warned(admin_user, study, sites, as_of: dt.date):
+    """The study (target 400), enrolling, with a plan of 2/month per site and its three sites activated 170,
+    150 and 135 days before `as_of` without a single subject: each has gone more than 120 days without
+    enrolling by `as_of` (a critical "no enrollment" warning each)."""
     from trialdesk.enrollment.services import enrollment_plan_create, enrollment_plan_entry_create
     from trialdesk.sites.services import site_update
     from trialdesk.studies.services import study_transition
@@ -44,9 +43,16 @@ def warned_study(db, admin_user, study, sites):
     for status in ("start_up", "enrolling"):
         study = study_transition(user=admin_user, study=study, status=status, version=study.version, reason=status)
     plan = enrollment_plan_create(user=admin_user, study=study, data={"label": "Original"})
-    for site, day in zip(sites, (dt.date(2026, 1, 10), dt.date(2026, 2, 1), dt.date(2026, 2, 15)), strict=True):
+    for site, days in zip(sites, (170, 150, 135), strict=True):
         enrollment_plan_entry_create(user=admin_user, plan=plan, data={
-            "site": site, "planned_activation": dt.date(2026, 1, 1), "planned_rate_per_month": 2.0})
-        site_update(user=admin_user, site=site, data={"actual_activated": day}, version=site.version,
-                    reason="activated")
+            "site": site, "planned_activation": as_of - dt.timedelta(days=180), "planned_rate_per_month": 2.0})
+        site.refresh_from_db()
+        site_update(user=admin_user, site=site, data={"actual_activated": as_of - dt.timedelta(days=days)},
+                    version=site.version, reason="activated")
     return study
+
+
+@pytest.fixture
+def warned_study(db, admin_user, study, sites):
+    """make_warned as of AS_OF (2026-06-30): site 003 active since 2026-02-15."""
+    return make_warned(admin_user, study, sites, AS_OF)
