@@ -18,12 +18,6 @@ from .conftest import AS_OF
 ENROLLMENT = "trialdesk.enrollment.work.work_items"
 
 
-@pytest.fixture
-def only_enrollment(monkeypatch):
-    """Until the start-up, staff and training providers exist, remind from the enrollment provider alone."""
-    monkeypatch.setattr(registry, "PROVIDERS", [ENROLLMENT])
-
-
 def run(*args) -> str:
     out = io.StringIO()
     call_command("send_reminders", *args, stdout=out, stderr=out)
@@ -44,7 +38,7 @@ def people(warned_study, admin_user, cpm, make_user):
     return {"admin": admin_user, "cpm": cpm, "viewer": viewer}
 
 
-def test_each_user_with_due_items_gets_one_email(people, warned_study, only_enrollment, mailoutbox, settings):
+def test_each_user_with_due_items_gets_one_email(people, warned_study, mailoutbox, settings):
     settings.TRIALDESK_BASE_URL = "https://ctms.example.org"
     output = run("--date", AS_OF.isoformat())
     assert sorted(m.to[0] for m in mailoutbox) == ["admin@example.org", "cpm@example.org"]
@@ -70,7 +64,7 @@ def test_each_user_with_due_items_gets_one_email(people, warned_study, only_enro
     call_command("verify_audit", stdout=io.StringIO())
 
 
-def test_a_second_run_the_same_day_sends_nothing(people, only_enrollment, mailoutbox):
+def test_a_second_run_the_same_day_sends_nothing(people, mailoutbox):
     run("--date", AS_OF.isoformat())
     assert len(mailoutbox) == 2
     output = run("--date", AS_OF.isoformat())
@@ -81,7 +75,7 @@ def test_a_second_run_the_same_day_sends_nothing(people, only_enrollment, mailou
     assert len(mailoutbox) == 4 and ReminderLog.objects.count() == 4
 
 
-def test_dry_run_sends_and_records_nothing(people, only_enrollment, mailoutbox):
+def test_dry_run_sends_and_records_nothing(people, mailoutbox):
     out = io.StringIO()
     call_command("send_reminders", "--date", AS_OF.isoformat(), "--dry-run", verbosity=2, stdout=out, stderr=out)
     output = out.getvalue()
@@ -92,7 +86,7 @@ def test_dry_run_sends_and_records_nothing(people, only_enrollment, mailoutbox):
     assert not AuditEvent.objects.filter(record_type="workqueue.reminderlog").exists()
 
 
-def test_one_user_only(people, only_enrollment, mailoutbox):
+def test_one_user_only(people, mailoutbox):
     output = run("--date", AS_OF.isoformat(), "--user", "cpm")
     assert [m.to for m in mailoutbox] == [["cpm@example.org"]]
     assert "1 reminder sent" in output
@@ -119,7 +113,7 @@ def test_a_failing_provider_still_sends_the_rest_says_so_and_fails_the_job(peopl
     assert ReminderLog.objects.get(user__username="cpm").incomplete == ["Workqueue"]
 
 
-def test_a_mail_server_failure_records_nothing_so_the_next_run_retries(people, only_enrollment, settings,
+def test_a_mail_server_failure_records_nothing_so_the_next_run_retries(people, settings,
                                                                        mailoutbox):
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 9, 2  # nothing listens
