@@ -755,6 +755,17 @@ def _select(study: Study, site_filter) -> tuple[Site, ...]:
     return tuple(s for s in study.sites if s.id in wanted)
 
 
+# Sites drawn per block: the draws are the same as in one call (each stream is consumed in the same order),
+# but the temporaries are block x simulations instead of sites x simulations (a 1,200-site study at 4,000
+# simulations would otherwise hold several 40 MB arrays at once).
+_BLOCK_SITES = 64
+
+
+def _blocks(n: int):
+    for lo in range(0, n, _BLOCK_SITES):
+        yield slice(lo, min(lo + _BLOCK_SITES, n))
+
+
 def _simulate(study: Study, sites: tuple[Site, ...], fit: PopulationFit, delays: DelayModel,
               seed: int) -> _Simulation:
     as_of = study.as_of
@@ -768,13 +779,18 @@ def _simulate(study: Study, sites: tuple[Site, ...], fit: PopulationFit, delays:
     if act.size:
         k = np.array([sites[i].count for i in act], dtype=float)[:, None]
         tau = np.array([sites[i].active_days(as_of) for i in act], dtype=float)[:, None]
-        g = np.random.default_rng([seed, _STREAM_RATES, 0]).standard_gamma(alpha + k)
-        g /= beta + tau
-        rates[act] = g
+        rng = np.random.default_rng([seed, _STREAM_RATES, 0])
+        for b in _blocks(act.size):
+            g = rng.standard_gamma(alpha + k[b])
+            g /= beta + tau[b]
+            rates[act[b]] = g
     if pend.size:
         w = np.array([fit.site_weight(sites[i]) for i in pend])[:, None]
-        g = np.random.default_rng([seed, _STREAM_RATES, 1]).standard_gamma(alpha, size=(pend.size, n_sims))
-        rates[pend] = g * (w / beta)
+        rng = np.random.default_rng([seed, _STREAM_RATES, 1])
+        for b in _blocks(pend.size):
+            g = rng.standard_gamma(alpha, size=(b.stop - b.start, n_sims))
+            g *= w[b] / beta
+            rates[pend[b]] = g
     for i, site in enumerate(sites):
         if site.rate_override_per_month is not None:
             rates[i] = site.rate_override_per_month / MONTH_DAYS
@@ -782,11 +798,14 @@ def _simulate(study: Study, sites: tuple[Site, ...], fit: PopulationFit, delays:
     ends = np.array([(s.closed - as_of).days if s.closed else np.inf for s in sites], dtype=float)
     starts = np.zeros((pend.size, n_sims))
     if pend.size:
-        u = np.random.default_rng([seed, _STREAM_ACT_U]).random((pend.size, n_sims))
-        e = np.random.default_rng([seed, _STREAM_ACT_E]).standard_exponential((pend.size, n_sims))
+        rng_u = np.random.default_rng([seed, _STREAM_ACT_U])
+        rng_e = np.random.default_rng([seed, _STREAM_ACT_E])
         overdue = np.array([(as_of - sites[i].planned_activation).days for i in pend], dtype=float)
-        d = delays.sample(overdue, u, e)
-        starts = np.maximum(d - overdue[:, None] - 1.0, 0.0)  # opening day = planned + D
+        for b in _blocks(pend.size):
+            u = rng_u.random((b.stop - b.start, n_sims))
+            e = rng_e.standard_exponential((b.stop - b.start, n_sims))
+            d = delays.sample(overdue[b], u, e)
+            np.maximum(d - overdue[b, None] - 1.0, 0.0, out=starts[b])  # opening day = planned + D
 
     recruiting = act[ends[act] > 0] if act.size else act
     total0 = rates[recruiting].sum(axis=0) if recruiting.size else np.zeros(n_sims)
@@ -807,16 +826,27 @@ def _simulate(study: Study, sites: tuple[Site, ...], fit: PopulationFit, delays:
     if closing.size:
         ev_t.append(np.broadcast_to(ends[closing][:, None], (closing.size, n_sims)))
         ev_d.append(-rates[closing])
-    times = np.zeros((n_sims, 1))
-    total = total0[:, None].copy()
-    if ev_t:
-        t = np.concatenate(ev_t).T
-        dlt = np.concatenate(ev_d).T
-        order = np.argsort(t, axis=1)
-        t = np.take_along_axis(t, order, axis=1)
-        steps = np.cumsum(np.take_along_axis(dlt, order, axis=1), axis=1)
-        times = np.concatenate([times, t], axis=1)
-        total = np.clip(np.concatenate([total, total0[:, None] + steps], axis=1), 0.0, None)  # rounding
+    if not ev_t:
+        times = np.zeros((n_sims, 1))
+        total = total0[:, None].copy()
+        return _Simulation(rates, pend, starts, ends, times, total, _cumulative(times, total))
+    # Each simulation's change points in time order, written straight into the (S, 1 + events) step function.
+    t = np.concatenate(ev_t).T
+    del ev_t
+    order = np.argsort(t, axis=1)
+    times = np.zeros((n_sims, 1 + t.shape[1]))
+    times[:, 1:] = np.take_along_axis(t, order, axis=1)
+    del t
+    dlt = np.concatenate(ev_d).T
+    del ev_d
+    steps = np.take_along_axis(dlt, order, axis=1)
+    del dlt, order
+    np.cumsum(steps, axis=1, out=steps)
+    total = np.empty_like(times)
+    total[:, 0] = total0
+    np.add(total0[:, None], steps, out=total[:, 1:])
+    del steps
+    np.clip(total, 0.0, None, out=total)  # rounding
     return _Simulation(rates, pend, starts, ends, times, total, _cumulative(times, total))
 
 
