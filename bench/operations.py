@@ -163,7 +163,8 @@ def floor_portfolio():
 
 
 def floor_site_actuals(study_id: int):
-    """Per-site screening-log counts and rates, and subjects enrolled per site and day (the dashboard's data)."""
+    """Per-site screening-log counts and rates, and subjects enrolled per site and day (the dashboard's data):
+    the study's subjects aggregated per site through the study index, then joined to its sites."""
     f = _false()
 
     def n(cond: str) -> str:
@@ -171,18 +172,21 @@ def floor_site_actuals(study_id: int):
 
     return _sql((f"""
         SELECT ss.id, ss.site_number, ss.status, ss.country, ss.actual_activated, ss.actual_closed_out, o.name,
-               COUNT(s.id), {n("s.screened_on IS NOT NULL OR s.enrolled_on IS NOT NULL")},
-               {n("s.consented_on IS NOT NULL OR s.enrolled_on IS NOT NULL")}, {n("s.enrolled_on IS NOT NULL")},
-               {n("s.randomized_on IS NOT NULL")}, {n("s.completed_on IS NOT NULL")},
-               {n("s.screen_failed_on IS NOT NULL OR s.status = 'screen_failed'")},
-               {n("s.withdrawn_on IS NOT NULL OR s.status = 'withdrawn'")},
-               MIN(s.enrolled_on), MAX(s.enrolled_on)
+               agg.*
         FROM {T_SITE} ss
         JOIN {T_ORG} o ON o.id = ss.institution_id
-        LEFT JOIN {T_SUBJECT} s ON s.site_id = ss.id AND s.is_deleted = {f}
+        LEFT JOIN (
+            SELECT s.site_id, COUNT(*) AS n, {n("s.screened_on IS NOT NULL OR s.enrolled_on IS NOT NULL")} AS scr,
+                   {n("s.consented_on IS NOT NULL OR s.enrolled_on IS NOT NULL")} AS con,
+                   {n("s.enrolled_on IS NOT NULL")} AS enr, {n("s.randomized_on IS NOT NULL")} AS ran,
+                   {n("s.completed_on IS NOT NULL")} AS com,
+                   {n("s.screen_failed_on IS NOT NULL OR s.status = 'screen_failed'")} AS sf,
+                   {n("s.withdrawn_on IS NOT NULL OR s.status = 'withdrawn'")} AS wd,
+                   MIN(s.enrolled_on) AS first_in, MAX(s.enrolled_on) AS last_in
+            FROM {T_SUBJECT} s WHERE s.study_id = %s AND s.is_deleted = {f} GROUP BY s.site_id
+        ) agg ON agg.site_id = ss.id
         WHERE ss.study_id = %s AND ss.is_deleted = {f}
-        GROUP BY ss.id, o.name
-        ORDER BY ss.site_number""", [study_id]), (f"""
+        ORDER BY ss.site_number""", [study_id, study_id]), (f"""
         SELECT site_id, enrolled_on, COUNT(*) FROM {T_SUBJECT}
         WHERE study_id = %s AND enrolled_on IS NOT NULL AND is_deleted = {f}
         GROUP BY site_id, enrolled_on""", [study_id]))
