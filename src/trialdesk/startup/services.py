@@ -554,7 +554,7 @@ def site_milestone_update(*, user, site: StudySite, definition: StartupMilestone
     permissions.require(user, "startup.edit", site)
     if definition.study_id != site.study_id or definition.is_deleted:
         raise ValidationFailed.field("definition", "The milestone is not part of this study's template.")
-    site = StudySite.objects.select_for_update().select_related("study", "institution").get(pk=site.pk)
+    site = StudySite.objects.select_for_update(of=("self",)).select_related("study", "institution").get(pk=site.pk)
     unknown = sorted(set(data) - MILESTONE_FIELDS)
     if unknown:
         raise ValidationFailed("Some fields cannot be changed here.",
