@@ -47,6 +47,8 @@ DEFINITION_INITIAL = ("key", "label", "order", "mandatory", "applies_when", "tar
 def _context(request, study, section: str, **extra) -> dict:
     context = study_page_context(request, study, "startup")
     context["can"]["startup_edit"] = permissions.has_perm(request.user, "startup.edit", study)
+    context["can"]["decide"] = context["can"]["startup_edit"] and permissions.has_perm(request.user,
+                                                                                     "site.transition", study)
     context["section"] = section
     context["sections"] = [(key, label, reverse(name, args=[study.pk])) for key, label, name in SECTIONS]
     context.update(extra)

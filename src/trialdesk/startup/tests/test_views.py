@@ -194,3 +194,14 @@ def test_tracker_export_is_a_workbook(client_for, cpm, study, sites, template, s
     assert len(states) == 12 * StudySite.objects.filter(study=study).count()
     summary = [r for r in book["Cycle times"].iter_rows(values_only=True) if r and r[0] == "Study"]
     assert len(summary) == 3
+
+
+def test_candidates_page_offers_only_what_the_user_may_do(client_for, cpm, make_user, study, sites, questions):
+    cra = make_user(Role.CRA, study=study)  # startup.edit, but no site.transition
+    page = client_for(cra).get(reverse("startup-candidates", args=[study.pk])).content.decode()
+    assert 'data-testid="invite-001"' in page and 'data-testid="decide-001"' not in page
+    page = client_for(cpm).get(reverse("startup-candidates", args=[study.pk])).content.decode()
+    assert 'data-testid="invite-001"' in page and 'data-testid="decide-001"' in page
+    viewer = make_user(Role.VIEWER, study=study)
+    page = client_for(viewer).get(reverse("startup-candidates", args=[study.pk])).content.decode()
+    assert 'data-testid="invite-001"' not in page and 'data-testid="candidate-001"' in page
