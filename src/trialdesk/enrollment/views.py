@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from trialdesk.accounts import permissions
 from trialdesk.core.errors import NotFound, ValidationFailed
-from trialdesk.core.views_utils import add_service_errors, render_list, run_form, web_view
+from trialdesk.core.views_utils import add_service_errors, paginate, render_list, run_form, web_view
 from trialdesk.enrollment import charts, curves, selectors, services
 from trialdesk.enrollment.forms import (
     SORTS,
@@ -62,6 +62,8 @@ def _sorted_rows(rows: list[dict], sort: str) -> list[dict]:
 
 # --- The enrollment page -------------------------------------------------------------------------------
 
+SITE_ROWS_PER_PAGE = 100
+
 @require_GET
 @web_view
 def study_enrollment(request, study_id: int):
@@ -93,10 +95,13 @@ def study_enrollment(request, study_id: int):
     actual = selectors.actuals_of(data, rows)
     sort = values.get("sort") or "-rate"
     site_rows = _sorted_rows(selectors.site_rate_rows(rows, warnings), sort)
+    # A mega-trial's 1,200 sites are 12 pages of the rates table, not one page of a megabyte.
+    site_page = paginate(request, site_rows, per_page=SITE_ROWS_PER_PAGE)
     label = selection.label(data)
 
     params = request.GET.copy()
     params.pop("sort", None)
+    params.pop("page", None)  # a new order starts at its first page
     base_query = params.urlencode()
     sort_links = {key: f"?{base_query}{'&' if base_query else ''}sort={'' if sort == '-' + key else '-'}{key}"
                   for key in SORTS}
@@ -105,7 +110,8 @@ def study_enrollment(request, study_id: int):
         forecast=forecast, study_forecast=study_forecast, warnings=warnings, actual=actual,
         chart_svg=mark_safe(selectors.curve_svg(curve, study=study)),  # noqa: S308 - built with escaped text
         table_headers=headers, table_rows=table, funnel_svg=mark_safe(funnel_svg(actual, label)),  # noqa: S308
-        site_rows=site_rows, sort=sort, sort_links=sort_links, sort_labels={k: v[0] for k, v in SORTS.items()},
+        site_rows=site_page.object_list, site_page=site_page, sort=sort, sort_links=sort_links,
+        sort_labels={k: v[0] for k, v in SORTS.items()},
         plan=data.current_plan,
     )
     return render_list(request, target="enrollment-view", partial="enrollment/_enrollment_view.html",

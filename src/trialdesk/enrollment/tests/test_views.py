@@ -183,3 +183,19 @@ def test_page_queries_do_not_grow_with_sites(enrolling, web, admin_user, cpm, st
     assert response.status_code == 200
     if path == "enrollment/":
         assert html_of(response).count('data-testid="rate-row-') == 33
+
+
+def test_site_rates_table_is_paged(enrolling, web, admin_user, cpm, study, activate, add_subjects, monkeypatch):
+    from trialdesk.enrollment import views
+
+    monkeypatch.setattr(views, "SITE_ROWS_PER_PAGE", 4)
+    _many_sites(admin_user, study, 3, activate, add_subjects)   # 6 sites in all
+    client = web(cpm)
+    first = html_of(client.get(f"/studies/{study.pk}/enrollment/?sort=site"))
+    second = html_of(client.get(f"/studies/{study.pk}/enrollment/?sort=site&page=2"))
+    rows = re.findall(r'data-testid="rate-row-([^"]+)"', first) + re.findall(r'data-testid="rate-row-([^"]+)"', second)
+    assert len(re.findall(r'data-testid="rate-row-', first)) == 4 and len(rows) == 6 and len(set(rows)) == 6
+    assert rows == sorted(rows) and "1–4 of 6" in first
+    # A new sort order starts again at its first page.
+    link = re.search(r'href="([^"]*)"[^>]*data-testid="sort-enrolled"', second).group(1)
+    assert "page=" not in link and "sort=" in link
