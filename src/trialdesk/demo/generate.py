@@ -190,6 +190,16 @@ class Table:
             row[i] = conv(row[i])
         self.rows.append(row)
 
+    def pending_row(self, row: list) -> bool:
+        return any(r is row for r in self.rows)
+
+    def patch(self, row: list, values: dict) -> None:
+        """Change a row still waiting in the buffer."""
+        conv = dict(self.converters)
+        for name, value in values.items():
+            i = self.attnames.index(name)
+            row[i] = conv[i](value) if i in conv else value
+
     def adder(self, *names: str) -> Callable[..., None]:
         """A fast `add` for the hot tables: positional values for `names`, the other columns take their
         defaults. Compiled once, so a row costs one list literal."""
@@ -550,7 +560,6 @@ class Generator:
         arm_ids = [self.ids.take(Arm) for _ in study.arms]
 
         # Subjects, site by site (their rows are buffered as they are drawn).
-        enrolled_by_site: dict[int, list[dt.date]] = {}
         randomized: list[tuple[dt.date, int, int, int, int | None, str]] = []
         first_enrolled: dt.date | None = None
         last_enrolled: dt.date | None = None
@@ -563,6 +572,21 @@ class Generator:
             for def_index in range(len(study.schedule)):
                 vd_ids[(proto_index, def_index)] = self.ids.take(VisitDefinition)
         approved_days = sorted((pr.approved_on, k) for k, pr in enumerate(study.protocols) if pr.approved_on)
+
+        # Parents before children, so a batch written in the middle of a large study never holds a child
+        # whose parent comes later (SQLite would then search the children for every parent row it inserts).
+        key = synth.study_key_dates(study, [], rng, today)
+        study_row = self._study_row(study, study_id, key, created, rng)
+        self._startup_template(study_id, created)
+        self._arms_and_interventions(study, study_id, arm_ids, created)
+        self._protocols(study, study_id, pv_ids, vd_ids, icf_ids, cpm_id, cpm_username, cpm_name)
+        if study.status in synth.RECRUITING_STATUSES:
+            sid = self.ids.take(SubjectSettings)
+            self.add(SubjectSettings, {"id": sid, "created_at": created, "updated_at": created,
+                                       "study_id": study_id,
+                                       "screen_fail_reasons": [dict(r) for r in DEFAULT_SCREEN_FAIL_REASONS]})
+            self.audit(SubjectSettings, sid, f"Subject settings of {study.protocol_number}", study_id,
+                       {"id_pattern": [None, "{site}-{seq:03d}"]})
 
         add_visit = self.visit_adder
         for site_index, records in synth.study_subjects(study, p.seed, today):
@@ -639,8 +663,8 @@ class Generator:
                 if rec.visits:
                     changes["visits"] = [None, counts]
                 self.audit(Subject, subject_id, f"Subject {rec.number}", study_id, changes)
-            enrolled_by_site[site_index] = enrolled_days
             synth.finish_site(study, site_index, records, rng, today)
+            self._site(study, study_id, site_index, site_id, enrolled_days, rng)
             if self.pending() >= BATCH_ROWS:
                 self.flush()
             if self.progress is not None:
@@ -658,9 +682,6 @@ class Generator:
                        {"arm": [None, arm_ids[arm]], "randomized_on": [None, day.isoformat()],
                         "irt_reference": [None, irt]})
 
-        self._startup_template(study_id, created)
-        self._sites(study, study_id, site_ids, enrolled_by_site, rng)
-        key = synth.study_key_dates(study, [], rng, today)
         if first_enrolled is not None:
             key["first_subject_in"] = (key["first_subject_in"][0], first_enrolled)
         if last_enrolled is not None and study.status in ("closed_to_enrollment", "follow_up", "completed",
@@ -673,62 +694,62 @@ class Generator:
             key["last_subject_last_visit"] = (key["last_subject_last_visit"][0], lslv)
             key["database_lock"] = (key["database_lock"][0], dbl if dbl <= today else None)
             key["final_report"] = (key["final_report"][0], final if final <= today and dbl <= today else None)
-        self._study_row(study, study_id, key, created, rng)
-        self._arms_and_interventions(study, study_id, arm_ids, created)
-        self._protocols(study, study_id, pv_ids, vd_ids, icf_ids, cpm_id, cpm_username, cpm_name)
+        # The actual key dates the subjects made: into the study row (still buffered, or already written).
+        actuals = {f"actual_{name}": actual for name, (_planned, actual) in key.items()}
+        table = self.tables[Study]
+        if table.pending_row(study_row):
+            table.patch(study_row, actuals)
+        else:
+            Study.all_objects.using(self.using).filter(pk=study_id).update(**actuals)
+        self.audit(Study, study_id, f"{study.protocol_number} {study.acronym}", study_id,
+                   {"protocol_number": [None, study.protocol_number], "status": [None, study.status],
+                    "phases": [None, list(study.phases)], "planned_enrollment": [None, study.planned_enrollment],
+                    **{name: [None, day.isoformat()] for name, day in actuals.items() if day}})
         if study.status in synth.RECRUITING_STATUSES:
-            sid = self.ids.take(SubjectSettings)
-            self.add(SubjectSettings, {"id": sid, "created_at": created, "updated_at": created,
-                                       "study_id": study_id,
-                                       "screen_fail_reasons": [dict(r) for r in DEFAULT_SCREEN_FAIL_REASONS]})
-            self.audit(SubjectSettings, sid, f"Subject settings of {study.protocol_number}", study_id,
-                       {"id_pattern": [None, "{site}-{seq:03d}"]})
             self._plans(study, study_id, site_ids, created, rng)
         self._study_memberships(study, study_id, site_ids, cpm_id, cpm_username, created)
         return n_subjects
 
-    def _sites(self, study: synth.StudyPlan, study_id: int, site_ids: list[int],
-               enrolled_by_site: dict[int, list[dt.date]], rng: random.Random) -> None:
+    def _site(self, study: synth.StudyPlan, study_id: int, index: int, sid: int, enrolled: list[dt.date],
+              rng: random.Random) -> None:
         today = self.today
-        for index, site in enumerate(study.sites):
-            sid = site_ids[index]
-            inst = self.p.institutions[site.institution]
-            enrolled = enrolled_by_site.get(index, [])
-            ms = site.milestones
-            values = {
-                "id": sid, "study_id": study_id, "institution_id": self.inst_ids[site.institution],
-                "site_number": site.number, "principal_investigator_id": self.person_ids[site.investigator],
-                "status": site.status, "status_reason": site.status_reason, "country": inst.country,
-                "state": inst.state, "city": inst.city, "latitude": inst.latitude, "longitude": inst.longitude,
-                "target_enrollment": site.target, "enrolled_count": len(enrolled),
-                "registry_recruitment_status": SITE_REGISTRY_STATUS.get(site.status, "") if study.nct_id else "",
-                "planned_first_subject_in": (site.planned_activation + dt.timedelta(days=30)
-                                             if site.planned_activation else None),
-                "actual_first_subject_in": min(enrolled) if enrolled else None,
-                "actual_closed_out": site.closed_out,
-                "planned_closed_out": (site.closed_out - dt.timedelta(days=rng.randint(0, 40))
-                                       if site.closed_out else None),
-            }
-            for key in LEGACY_KEYS:
-                values[f"planned_{key}"], values[f"actual_{key}"] = ms[key]
-            changed = {"closed_out": site.closed_out, "closed_to_enrollment": site.enroll_until,
-                       "enrolling": min(enrolled) if enrolled else site.activated, "activated": site.activated,
-                       }.get(site.status) or (ms.get("selected", (None, None))[1]
-                                              if site.status in ("selected", "start_up") else None)
-            first_day = (ms["selected"][1] or ms["selected"][0] or study.planned_fsa) - dt.timedelta(days=14)
-            first_day = min(first_day, today)
-            changed = min(changed or first_day, today)
-            values["status_changed_at"] = _stamp(changed, 15)
-            values["created_at"] = _stamp(first_day, 9)
-            values["updated_at"] = _stamp(max(changed, first_day), 16)
-            values["version"] = 1 + sum(1 for _p, a in ms.values() if a) + (1 if enrolled else 0)
-            self.add(StudySite, values)
-            if any(actual for _p, actual in ms.values()):
-                self._site_milestones(study_id, sid, site, inst.country == "United States")
-            self.audit(StudySite, sid, f"Site {site.number} {inst.name}", study_id,
-                       {"site_number": [None, site.number], "institution": [None, self.inst_ids[site.institution]],
-                        "status": [None, site.status], "enrolled_count": [None, len(enrolled)],
-                        "actual_activated": [None, site.activated.isoformat() if site.activated else None]})
+        site = study.sites[index]
+        inst = self.p.institutions[site.institution]
+        ms = site.milestones
+        values = {
+            "id": sid, "study_id": study_id, "institution_id": self.inst_ids[site.institution],
+            "site_number": site.number, "principal_investigator_id": self.person_ids[site.investigator],
+            "status": site.status, "status_reason": site.status_reason, "country": inst.country,
+            "state": inst.state, "city": inst.city, "latitude": inst.latitude, "longitude": inst.longitude,
+            "target_enrollment": site.target, "enrolled_count": len(enrolled),
+            "registry_recruitment_status": SITE_REGISTRY_STATUS.get(site.status, "") if study.nct_id else "",
+            "planned_first_subject_in": (site.planned_activation + dt.timedelta(days=30)
+                                         if site.planned_activation else None),
+            "actual_first_subject_in": min(enrolled) if enrolled else None,
+            "actual_closed_out": site.closed_out,
+            "planned_closed_out": (site.closed_out - dt.timedelta(days=rng.randint(0, 40))
+                                   if site.closed_out else None),
+        }
+        for key in LEGACY_KEYS:
+            values[f"planned_{key}"], values[f"actual_{key}"] = ms[key]
+        changed = {"closed_out": site.closed_out, "closed_to_enrollment": site.enroll_until,
+                   "enrolling": min(enrolled) if enrolled else site.activated, "activated": site.activated,
+                   }.get(site.status) or (ms.get("selected", (None, None))[1]
+                                          if site.status in ("selected", "start_up") else None)
+        first_day = (ms["selected"][1] or ms["selected"][0] or study.planned_fsa) - dt.timedelta(days=14)
+        first_day = min(first_day, today)
+        changed = min(changed or first_day, today)
+        values["status_changed_at"] = _stamp(changed, 15)
+        values["created_at"] = _stamp(first_day, 9)
+        values["updated_at"] = _stamp(max(changed, first_day), 16)
+        values["version"] = 1 + sum(1 for _p, a in ms.values() if a) + (1 if enrolled else 0)
+        self.add(StudySite, values)
+        if any(actual for _p, actual in ms.values()):
+            self._site_milestones(study_id, sid, site, inst.country == "United States")
+        self.audit(StudySite, sid, f"Site {site.number} {inst.name}", study_id,
+                   {"site_number": [None, site.number], "institution": [None, self.inst_ids[site.institution]],
+                    "status": [None, site.status], "enrolled_count": [None, len(enrolled)],
+                    "actual_activated": [None, site.activated.isoformat() if site.activated else None]})
 
     def _startup_template(self, study_id: int, created: dt.datetime) -> None:
         """The default start-up template (startup.defaults), as startup_template_ensure creates it."""
@@ -767,7 +788,7 @@ class Generator:
             self.audit(SiteMilestone, mid, f"{key} at site {site.number}", study_id, changes)
 
     def _study_row(self, study: synth.StudyPlan, study_id: int, key: dict, created: dt.datetime,
-                   rng: random.Random) -> None:
+                   rng: random.Random) -> list:
         sponsor = SPONSORS[0][0] if rng.random() < 0.85 else rng.choice(SPONSORS[1:])[0]
         placebo = study.arms[-1][1] == "PLACEBO_COMPARATOR"
         values = {
@@ -799,13 +820,12 @@ class Generator:
             values[f"planned_{name}"] = planned
             values[f"actual_{name}"] = actual
         self.add(Study, values)
-        self.audit(Study, study_id, f"{study.protocol_number} {study.acronym}", study_id,
-                   {"protocol_number": [None, study.protocol_number], "status": [None, study.status],
-                    "phases": [None, list(study.phases)], "planned_enrollment": [None, study.planned_enrollment]})
+        row = self.tables[Study].rows[-1]
         if rng.random() < 0.5:
             cro = rng.choice(CROS)[0]
             self.add(StudyCollaborators, {"id": self.ids.take(StudyCollaborators), "study_id": study_id,
                                           "organization_id": self.org_ids[cro]})
+        return row
 
     def _arms_and_interventions(self, study: synth.StudyPlan, study_id: int, arm_ids: list[int],
                                 created: dt.datetime) -> None:

@@ -157,6 +157,23 @@ def test_the_application_reads_and_writes_the_generated_portfolio(generated, cli
     assert audit_chain_verify() == (generated.count(AuditEvent) + 2, None)
 
 
+def test_small_batches_write_the_same_portfolio(db, monkeypatch):
+    """Large studies are written in several batches: children never wait for their parents, and a study's
+    actual dates still reach its row after that row was written."""
+    from trialdesk.demo import generate
+
+    monkeypatch.setattr(generate, "BATCH_ROWS", 300)
+    report = portfolio_generate(scale="XS", seed=3, today=TODAY, analyze=False)
+    assert audit_chain_verify() == (report.count(AuditEvent), None)
+    assert report.count(SubjectVisit) == SubjectVisit.objects.count() > 3000
+    for study in Study.objects.all():
+        first = Subject.objects.filter(study=study).aggregate(m=Min("enrolled_on"))["m"]
+        assert study.actual_first_subject_in == first
+    counts = dict(Subject.objects.filter(enrolled_on__isnull=False).values_list("site_id")
+                  .annotate(n=Count("id")).values_list("site_id", "n"))
+    assert all(site.enrolled_count == counts.get(site.pk, 0) for site in StudySite.objects.all())
+
+
 def test_refuses_a_database_that_holds_studies(generated):
     with pytest.raises(GenerationRefused, match="already holds 9 studies"):
         portfolio_generate(scale="XS", seed=4, today=TODAY)
