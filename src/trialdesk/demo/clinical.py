@@ -2,8 +2,10 @@
 plans, subjects with their consents and randomizations, and visits.
 
 Order of work for a study with subjects (the services refuse anything out of order):
-1. site staff accounts: each site's PI gets a login and a PI role on the site, so they are delegated for
-   consent and eligibility (subjects.services.delegation_check);
+1. site staff: each site's PI (on the site's staff roster since its selection, so delegated for consent and
+   eligibility by subjects.services.delegation_check) gets a login and a PI role on the site; then the rosters
+   and delegation logs (demo/staff.py: the coordinator's signed delegations come before her site's first
+   consent);
 2. screening-log settings and the enrollment plan (baseline 1; a re-baselined study gets baseline 2);
 3. subject histories (demo/histories.py), drawn from the plan's rates;
 4. a time-ordered replay: consent forms are approved on their IRB/IEC dates, the "consent sites" enter
@@ -32,6 +34,7 @@ from functools import partial
 from trialdesk.accounts.services import membership_grant, user_create
 from trialdesk.demo import histories as H
 from trialdesk.demo import portfolio as P
+from trialdesk.demo.staff import DemoStaff
 from trialdesk.enrollment.selectors import plan_get
 from trialdesk.enrollment.services import (
     enrollment_plan_create,
@@ -117,6 +120,7 @@ class ClinicalLoader:
         self._site_of: dict[int, int] = {}                 # subject pk -> site pk
         self._reconsented: dict[int, Callable] = {}        # id(history) -> hands a re-consented subject on
         self._seq = itertools.count()
+        self.demo_staff = DemoStaff(self)
 
     # --- per study ------------------------------------------------------------------------------
 
@@ -133,6 +137,7 @@ class ClinicalLoader:
         for site_spec, site in sites:
             if site.actual_activated is not None:
                 self._site_staff(spec, site_spec, site)
+        self.demo_staff.study(spec, study, sites)
         self._settings(spec, study)
         rates = self._plan(spec, study, [site for _, site in sites])
         results = self._histories(spec, study, sites, rates)

@@ -1,7 +1,7 @@
 """Delegation log (PDF, XLSX) and roster (XLSX) files.
 
-No Django import: the selectors build the data (`staff.selectors.DelegationLog`, roster rows) and these functions
-only lay it out. PDF with reportlab (landscape A4, the usual site delegation-of-authority log layout), workbooks
+No Django import: the selectors build the data (`DelegationLog` below, roster rows) and these functions only lay
+it out. PDF with reportlab (landscape A4, the usual site delegation-of-authority log layout), workbooks
 with openpyxl.
 """
 
@@ -10,6 +10,35 @@ from __future__ import annotations
 import datetime as dt
 import io
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+
+@dataclass
+class LogRow:
+    name: str
+    initials: str
+    role: str
+    task_number: int
+    task: str
+    start: dt.date
+    end: dt.date | None
+    ended_on: dt.date | None
+    status: str
+    signature: str          # printed name, UTC time, meaning; "" when not signed
+    signature_state: str    # "Valid", or why it is not
+
+
+@dataclass
+class DelegationLog:
+    study: str
+    protocol: str
+    site: str
+    institution: str
+    investigator: str
+    generated_at: dt.datetime
+    legend: list[tuple[int, str]]
+    rows: list[LogRow]
+
 
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 

@@ -18,6 +18,7 @@ from trialdesk.accounts import permissions
 from trialdesk.core.errors import NotFound
 from trialdesk.organizations.models import Person
 from trialdesk.staff import tasks
+from trialdesk.staff.exports import DelegationLog, LogRow
 from trialdesk.staff.models import Delegation, SiteStaff
 
 # --- Study-level reads (used by training, subjects, work items) ----------------------------------------------
@@ -254,33 +255,6 @@ def staff_flags(staff: SiteStaff, today: dt.date) -> list[str]:
     if staff.gcp_certificate_date is None:
         flags.append("gcp_missing")
     return flags
-
-
-@dataclass
-class LogRow:
-    name: str
-    initials: str
-    role: str
-    task_number: int
-    task: str
-    start: dt.date
-    end: dt.date | None
-    ended_on: dt.date | None
-    status: str
-    signature: str          # printed name, UTC time, meaning; "" when not signed
-    signature_state: str    # "Valid", or why it is not
-
-
-@dataclass
-class DelegationLog:
-    study: str
-    protocol: str
-    site: str
-    institution: str
-    investigator: str
-    generated_at: dt.datetime
-    legend: list[tuple[int, str]]
-    rows: list[LogRow]
 
 
 def delegation_log(user, site) -> DelegationLog:

@@ -128,15 +128,18 @@ def test_demo_portfolio_is_diverse_consistent_and_audited(db, demo_mode, logins)
     assert 0 < cra.sites.count() < cra.study.sites.count()
     pi = active.get(role="principal_investigator", user__username="investigator")
     assert [s.principal_investigator_id for s in pi.sites.all()] == [pi.user.person_id]
-    # Every site with subjects has its PI as a (passwordless) user holding the PI role on that site, so
-    # consent and eligibility are recorded by a delegated person.
+    # Every site with subjects has its PI as a user holding the PI role on that site, on the site's staff roster
+    # (so consent and eligibility are recorded by a delegated person). Their logins have no password, except
+    # where the demo signed the delegation log as the PI (a password nobody was told).
     for site in StudySite.objects.filter(subjects__isnull=False).distinct():
         pi_user = User.objects.get(person=site.principal_investigator)
         assert active.filter(user=pi_user, role="principal_investigator", sites=site).exists()
-        assert pi_user.username in logins or not pi_user.has_usable_password()
+        assert site.staff.filter(person=site.principal_investigator, role="principal_investigator").exists()
+        assert pi_user.username in logins or not pi_user.has_usable_password() or \
+            Signature.objects.filter(signer=pi_user, record_type="staff.delegation").exists()
     assert User.objects.get(username="viewer").is_blinded
     assert not arm_visible(User.objects.get(username="viewer")) and arm_visible(User.objects.get(username="cpm"))
-    assert active.get(role="site_coordinator").sites.count() == 1
+    assert active.get(role="site_coordinator", user__username="coordinator").sites.count() == 1
     assert active.filter(role="viewer").count() == len(portfolio.VIEWER_STUDIES)
 
     # The real registry records came in through the ClinicalTrials.gov import.
@@ -154,6 +157,7 @@ def test_demo_portfolio_is_diverse_consistent_and_audited(db, demo_mode, logins)
     assert events.filter(record_type="visits.subjectvisit", action="create").count() == SubjectVisit.objects.count()
     assert not events.filter(action__in=["update", "transition"], reason="").exists()
     _assert_enrollment_stories(today)
+    _assert_delegation_logs()
     checked, failure = audit_chain_verify()
     assert failure is None
     assert checked == events.count() > 10_000
@@ -169,6 +173,32 @@ def _pace(user, study):
     forecast = run_forecast(data)
     warnings = enrollment_warnings(user, study, data=data, forecast=forecast)
     return actual / planned_today, forecast, warnings
+
+
+def _assert_delegation_logs():
+    """Rosters and delegation logs: the coordinator obtained consent under delegations the PI signed before her
+    site's first subject; the investigator has a delegation they can sign and some that name what is missing."""
+    from trialdesk.signatures.selectors import signatures_for
+    from trialdesk.staff.models import Delegation
+    from trialdesk.staff.selectors import delegation_sign_blockers
+    from trialdesk.subjects.services import delegation_check
+
+    coordinator = User.objects.get(username="coordinator")
+    signed = Delegation.objects.filter(staff__person=coordinator.person, status="active")
+    assert {"informed_consent", "data_entry"} <= set(signed.values_list("task", flat=True))
+    assert all(view.valid for d in signed for view in signatures_for(d))
+    consents = ConsentEvent.objects.filter(obtained_by=coordinator.person).select_related("subject__site__study")
+    assert consents.exists()
+    for consent in consents:
+        delegation_check(coordinator.person, consent.subject.site, "consent", consent.consented_on)
+    investigator = User.objects.get(username="investigator")
+    site = StudySite.objects.get(principal_investigator=investigator.person, study__protocol_number=RECONSENT_STUDY)
+    assert site.staff.filter(person=investigator.person, role="principal_investigator").exists()
+    assert Delegation.objects.filter(staff__site=site, status="active").exists()
+    blockers = [delegation_sign_blockers(d) for d in Delegation.objects.filter(staff__site=site, status="pending")]
+    assert [] in blockers  # one the investigator can sign now
+    assert any(f == "training" for b in blockers for f, _ in b)  # and some that say what is missing
+    assert Delegation.objects.filter(status="pending").exclude(staff__site=site).exists()
 
 
 def _assert_enrollment_stories(today: dt.date) -> None:
