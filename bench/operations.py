@@ -81,8 +81,10 @@ def find_targets(user) -> Targets:
     by_subjects = _rows(f"SELECT study_id, COUNT(*) FROM {T_SUBJECT} WHERE is_deleted = {f} "
                         f"GROUP BY study_id ORDER BY COUNT(*) DESC, study_id LIMIT 1")
     subjects_study, study_subjects = by_subjects[0] if by_subjects else (largest, 0)
+    # The site list filter: the commonest status among the recruiting ones (else the commonest of all).
     status = _rows(f"SELECT status FROM {T_SITE} WHERE study_id = %s AND is_deleted = {f} GROUP BY status "
-                   f"ORDER BY COUNT(*) DESC, status LIMIT 1", [largest])[0][0]
+                   f"ORDER BY CASE WHEN status IN ('activated', 'enrolling') THEN 0 ELSE 1 END, COUNT(*) DESC, "
+                   f"status LIMIT 1", [largest])[0][0]
     total = _rows(f"SELECT COUNT(*) FROM {T_SUBJECT} s JOIN {T_STUDY} st ON st.id = s.study_id "
                   f"JOIN {T_SITE} ss ON ss.id = s.site_id WHERE s.is_deleted = {f} AND st.is_deleted = {f} "
                   f"AND ss.is_deleted = {f}")[0][0]
