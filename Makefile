@@ -2,7 +2,8 @@
 #
 #   make run    install into .venv, migrate, load the demo portfolio (first time only), serve on $(URL)
 #   make test   ruff + the whole test suite on SQLite, then on PostgreSQL (see scripts/test.sh)
-#   make bench  SCALE=S|M|L DB=sqlite|postgres: benchmark against the SQL floor + load test (bench/README.md)
+#   make bench  SCALE=S|M|L DB=sqlite|postgres [BENCH_DATABASE_URL=...] [BENCH_ARGS=...]: every operation against
+#               its SQL floor, then a load test (bench/README.md, docs/performance.md)
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -59,4 +60,5 @@ $(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
 	@touch $@ $(VENV)/.installed
 
 bench: $(VENV)/.installed-bench
-	@$(BIN)/python bench/run.py --scale $(SCALE) --db $(DB) $(BENCH_ARGS)
+	@$(BIN)/python bench/run.py --scale $(SCALE) --db $(DB) \
+		$(if $(BENCH_DATABASE_URL),--database-url '$(BENCH_DATABASE_URL)') $(BENCH_ARGS)
