@@ -25,6 +25,11 @@ def test_my_work_lists_filters_and_leads_to_the_work(page, live_app):
     expect(page.get_by_role("heading", level=1, name="My work")).to_be_visible()
     expect(page.get_by_test_id("nav-my-work")).to_have_attribute("aria-current", "page")
     expect(page.get_by_test_id("work-counts")).to_be_visible()
+    expect(page.get_by_test_id("work-notices")).to_have_count(0)  # every area's provider answered
+
+    # Late start-up milestones of the demo's start-up study are overdue for the CPM (they hold startup.edit).
+    overdue = page.get_by_test_id("work-group-overdue")
+    expect(overdue.locator('[data-kind="startup.milestone_overdue"]').first).to_be_visible()
 
     # The CPM plans enrollment: the behind-plan study's critical warnings are due.
     due = page.get_by_test_id("work-group-due")
@@ -50,8 +55,18 @@ def test_my_work_lists_filters_and_leads_to_the_work(page, live_app):
     expect(page.get_by_test_id("enrollment-warnings")).to_contain_text("Behind plan")
 
 
-def test_a_viewer_sees_their_own_empty_queue(page, live_app):
-    _login(page, live_app, "viewer")
+def test_the_investigator_signs_delegations_from_my_work(page, live_app):
+    _login(page, live_app, "investigator")
     page.get_by_test_id("nav-my-work").click()
     expect(page.get_by_role("heading", level=1, name="My work")).to_be_visible()
     expect(page.locator('[data-kind^="enrollment."]')).to_have_count(0)  # warnings go to those who plan
+    sign = page.locator('[data-testid="work-item"][data-kind="staff.delegation_unsigned"]')
+    expect(sign.first).to_contain_text("Sign")
+    sign.first.locator("a").click()
+    expect(page).to_have_url(re.compile(r"/sites/\d+/staff/$"))
+
+
+def test_a_viewer_has_nothing_to_do(page, live_app):
+    _login(page, live_app, "viewer")
+    page.get_by_test_id("nav-my-work").click()
+    expect(page.get_by_test_id("work-empty")).to_contain_text("Nothing needs your attention right now.")
