@@ -526,10 +526,12 @@ class ForecastResult:
     notes: list[str]
     elapsed_ms: float
     engine: fc.Forecast | None = field(default=None, repr=False)
-    # The study-level bottleneck warnings, worked out with the engine when the forecast was computed (a
-    # cached whole-study forecast carries them, as it no longer carries the engine).
+    # The study-level bottleneck warnings once worked out (`warnings_for`), kept with the cached forecast,
+    # which no longer carries the engine they are computed from.
     warnings: list[dict] | None = field(default=None, repr=False)
     from_cache: bool = field(default=False, repr=False)
+    cache_key: str | None = field(default=None, repr=False)
+    study_level: bool = field(default=False, repr=False)     # the whole study at the plan's target
 
     @property
     def late(self) -> bool | None:
@@ -619,13 +621,12 @@ def run_forecast(data: EnrollmentData, selection: Selection | None = None, *, ta
     if key is not None:
         cached = cache.get(key)
         if isinstance(cached, ForecastResult):
-            return replace(cached, from_cache=True)
+            return replace(cached, from_cache=True, cache_key=key)
     started = time.perf_counter()
     result = fc.forecast(fi.study, target=goal, site_filter=ids, simulations=FORECAST_SIMULATIONS,
                          seed=forecast_seed(data.study), fit=fit, delays=delays)
     out = forecast_result(data, fi, selection, result, source, started)
-    if selection.is_study and target is None:
-        out.warnings = _engine_warnings(data, out)
+    out.cache_key, out.study_level = key, selection.is_study and target is None
     if key is not None:
         cache.set(key, replace(out, engine=None), FORECAST_CACHE_SECONDS)
     return out
@@ -921,8 +922,16 @@ def warnings_for(data: EnrollmentData, forecast: ForecastResult) -> list[dict]:
     """The engine's bottleneck warnings for the study-level forecast, with the study's thresholds, as
     [{code, severity, message, site_id, site_number}] (site_id: the StudySite; None for the study)."""
     if forecast.warnings is not None:
-        return forecast.warnings  # worked out with the forecast (and cached with it)
-    return _engine_warnings(data, forecast)
+        return forecast.warnings  # worked out before (and cached with the forecast)
+    engine_forecast = forecast
+    if forecast.engine is None and forecast.from_cache and forecast.study_level:
+        # A cached forecast whose warnings nobody has asked for yet: run it again for its engine (once).
+        engine_forecast = run_forecast(data, use_cache=False)
+    warnings = _engine_warnings(data, engine_forecast)
+    forecast.warnings = warnings
+    if forecast.study_level and forecast.cache_key:
+        cache.set(forecast.cache_key, replace(forecast, engine=None, from_cache=False), FORECAST_CACHE_SECONDS)
+    return warnings
 
 
 def _engine_warnings(data: EnrollmentData, forecast: ForecastResult) -> list[dict]:
