@@ -416,6 +416,11 @@ def test_approving_a_new_version_creates_retraining_for_delegated_staff(admin_us
         (delegated_nurse.person, "retraining", "open", TODAY() + dt.timedelta(days=30))]
     event = AuditEvent.objects.filter(record_type="training.trainingrequirement").latest("seq")
     assert event.actor_id == admin_user.pk and "2.0 approved" in event.reason
+    # ... and in the nurse's work queue.
+    from trialdesk.training.work import work_items
+
+    [item] = [i for i in work_items(delegated_nurse, TODAY()) if i.kind == "training.requirement"]
+    assert item.severity == "due" and "version 2.0" in item.title
 
     matrix = selectors.training_matrix(cpm, study)
     assert matrix.columns[0].label == "Protocol training, version 2.0"
