@@ -129,7 +129,6 @@ def training_detail(request, training_id: int):
     context = _training_context(request, training.study, {
         "training": training, "sessions": sessions, "questions": list(selectors.questions_of(training)),
         "progress": progress, "mine": mine, "can_manage": can_manage,
-        "certificates": selectors.certificate_list(user, selectors.CertificateFilter(training_id=training.pk)),
         "transitions": [(s, TRAINING_STATUSES[s]) for s in sorted(TRAINING_TRANSITIONS.get(training.status, ()))],
         "now": timezone.now(),
     })
