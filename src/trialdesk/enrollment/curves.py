@@ -13,6 +13,8 @@ import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 # The average month (days); the same convention as the forecasting engine's rates "per month".
 DAYS_PER_MONTH = 365.25 / 12
 
@@ -56,6 +58,34 @@ def planned_cumulative(entries: Iterable[PlannedRate], on: dt.date, target: int 
     return total if target is None else min(float(target), total)
 
 
+# Days evaluated per block by `planned_totals` (a block x entries array at a time).
+_TOTALS_BLOCK = 256
+
+
+def planned_totals(entries: Sequence[PlannedRate], days: Sequence[dt.date], target: int | None = None
+                   ) -> list[float]:
+    """`planned_cumulative(entries, day, target)` for every day, computed for all days at once: a plan with
+    an entry per site of a 1,200-site study has as many breakpoints, and day by day that is 1.4 million
+    `planned_by` calls. Each term is computed as `PlannedRate.planned_by` computes it and the terms are added
+    in entry order, so the values are the same to the last bit."""
+    if not days:
+        return []
+    if not entries:
+        return [0.0 if target is None else min(float(target), 0.0)] * len(days)
+    activation = np.array([e.activation.toordinal() for e in entries], dtype=np.int64)
+    rate = np.array([e.rate_per_month for e in entries], dtype=float)
+    cap = np.array([np.inf if e.cap is None else float(e.cap) for e in entries])
+    ordinals = np.array([d.toordinal() for d in days], dtype=np.int64)
+    out: list[float] = []
+    for lo in range(0, len(days), _TOTALS_BLOCK):
+        elapsed = (ordinals[lo: lo + _TOTALS_BLOCK, None] - activation[None, :]).astype(float)
+        expected = rate * np.maximum(0.0, elapsed / DAYS_PER_MONTH)
+        np.minimum(cap, expected, out=expected)
+        totals = np.cumsum(expected, axis=1)[:, -1]   # sequential, in entry order, as sum() adds
+        out.extend(float(t) for t in totals)
+    return out if target is None else [min(float(target), t) for t in out]
+
+
 def planned_breakpoints(entries: Sequence[PlannedRate], target: int | None = None) -> list[dt.date]:
     """The days where the planned curve changes slope, including the day it reaches the target."""
     days = {e.activation for e in entries}
@@ -75,9 +105,9 @@ def plan_reaches(entries: Sequence[PlannedRate], count: float) -> dt.date | None
     days = sorted({e.activation for e in entries} | {d for e in entries if (d := e.cap_reached_on()) is not None})
     if not days:
         return None
-    previous_day, previous = days[0], planned_cumulative(entries, days[0])
-    for day in days[1:]:
-        value = planned_cumulative(entries, day)
+    values = planned_totals(entries, days)
+    previous_day, previous = days[0], values[0]
+    for day, value in zip(days[1:], values[1:], strict=True):
         if value >= count:
             return _crossing(previous_day, previous, day, value, count)
         previous_day, previous = day, value
@@ -100,8 +130,8 @@ def planned_curve(entries: Sequence[PlannedRate], start: dt.date, end: dt.date, 
     """(day, planned cumulative) at start, end and every breakpoint between: exact as a polyline."""
     if end < start:
         return []
-    days = {start, end} | {d for d in planned_breakpoints(entries, target) if start < d < end}
-    return [(d, planned_cumulative(entries, d, target)) for d in sorted(days)]
+    days = sorted({start, end} | {d for d in planned_breakpoints(entries, target) if start < d < end})
+    return list(zip(days, planned_totals(entries, days, target), strict=True))
 
 
 def cumulative_steps(daily_counts: Mapping[dt.date, int]) -> list[tuple[dt.date, int]]:
