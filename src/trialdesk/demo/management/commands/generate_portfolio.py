@@ -15,13 +15,10 @@ PASSWORD_ENV = "TRIALDESK_GENERATE_PASSWORD"
 
 
 def _size(n: int | None) -> str:
+    """Decimal units, as disk sizes are usually quoted (1 GB = 10^9 bytes)."""
     if n is None:
         return "unknown"
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.1f} {unit}" if unit != "B" else f"{n} B"
-        n /= 1024
-    return str(n)
+    return f"{n / 1e9:.2f} GB ({n:,} bytes)" if n >= 1e9 else f"{n / 1e6:.1f} MB ({n:,} bytes)"
 
 
 class Command(BaseCommand):
