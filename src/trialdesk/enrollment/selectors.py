@@ -224,16 +224,32 @@ SITE_FIELDS = ("id", "study_id", "site_number", "status", "status_changed_at", "
                "institution__name")
 
 
+def _attach_sites(plans: list[EnrollmentPlan], sites: dict[int, StudySite]) -> None:
+    """Give every plan entry its site object (those not among `sites`, e.g. deleted ones, in one query)."""
+    entries = [e for p in plans for e in p.entries.all() if e.site_id]
+    missing = {e.site_id for e in entries} - sites.keys()
+    if missing:
+        sites = {**sites, **{s.pk: s for s in StudySite.all_objects.filter(pk__in=missing)
+                              .select_related("institution").only(*SITE_FIELDS)}}
+    cache_site = EnrollmentPlanEntry.site.field.set_cached_value
+    for entry in entries:
+        cache_site(entry, sites[entry.site_id])
+
+
 @replica_reads()
 def enrollment_data(user, study: Study, *, as_of: dt.date | None = None) -> EnrollmentData:
     """Load plans, per-site counts and daily enrollment for the user's view of the study (6 queries)."""
     _require_view(user, study)
     as_of = as_of or timezone.localdate()
-    plans = list(EnrollmentPlan.objects.filter(study=study).prefetch_related(_entries_prefetch())
-                 .order_by("baseline"))
+    # Entries without their sites: the sites are loaded once below and handed to the entries (a plan with an
+    # entry per site of a mega-trial would otherwise load every site and institution again per baseline).
+    plans = list(EnrollmentPlan.objects.filter(study=study).prefetch_related(
+        Prefetch("entries", queryset=EnrollmentPlanEntry.objects.order_by("planned_activation", "id")))
+        .order_by("baseline"))
     site_rows = list(_visible_sites(user, study).select_related("institution").only(*SITE_FIELDS)
                      .order_by("site_number"))
     visible = {s.pk for s in site_rows}
+    _attach_sites(plans, {s.pk: s for s in site_rows})
     # The study's subjects (only the visible sites' for a site-limited user), counted per site in one GROUP BY
     # site_id over the subjects alone: grouping the site rows themselves would group by every site column.
     subjects = Subject.objects.filter(study=study)
