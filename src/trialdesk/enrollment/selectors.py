@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from django.core.cache import cache
+from django.db import connections
 from django.db.models import Count, Max, Min, Prefetch, Q
 from django.utils import timezone
 
@@ -224,6 +225,15 @@ SITE_FIELDS = ("id", "study_id", "site_number", "status", "status_changed_at", "
                "institution__name")
 
 
+def _raw_rows(qs) -> list[tuple]:
+    """The queryset's rows as the database driver returns them, without Django's per-value converters (a
+    mega-trial's daily counts are 20,000 rows; SQLite then gives dates as ISO strings)."""
+    sql, params = qs.query.sql_with_params()
+    with connections[qs.db].cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
 def _attach_sites(plans: list[EnrollmentPlan], sites: dict[int, StudySite]) -> None:
     """Give every plan entry its site object (those not among `sites`, e.g. deleted ones, in one query)."""
     entries = [e for p in plans for e in p.entries.all() if e.site_id]
@@ -271,9 +281,9 @@ def enrollment_data(user, study: Study, *, as_of: dt.date | None = None) -> Enro
     daily: dict[int, dict[dt.date, int]] = defaultdict(dict)
     rows = subjects.filter(enrolled_on__isnull=False).values("site_id", "enrolled_on").annotate(n=Count("id")) \
         .order_by().values_list("site_id", "enrolled_on", "n")
-    for site_id, day, n in rows:
+    for site_id, day, n in _raw_rows(rows):
         if site_id in visible:
-            daily[site_id][day] = n
+            daily[site_id][day if isinstance(day, dt.date) else dt.date.fromisoformat(day)] = n
     settings_row = SubjectSettings.objects.filter(study=study).first()
     settings = dict(DEFAULT_ALERT_SETTINGS) if settings_row is None else {
         name: getattr(settings_row, name) for name in DEFAULT_ALERT_SETTINGS}
