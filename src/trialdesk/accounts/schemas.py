@@ -17,7 +17,7 @@ class UserRef(Schema):
     display_name: str
 
 
-class StudyRef(Schema):
+class MembershipStudyRef(Schema):
     id: int
     protocol_number: str
     acronym: str
@@ -49,7 +49,7 @@ class MembershipOut(Schema):
     user: UserRef
     role: RoleName
     role_label: str
-    study: StudyRef | None
+    study: MembershipStudyRef | None
     site_ids: list[int]
     granted_at: dt.datetime
     granted_by: str | None = Field(description="Username of who granted it")

@@ -104,14 +104,14 @@ class GenerateEntriesIn(Schema):
     reason: Reason = ""
 
 
-class SiteRef(Schema):
+class EnrollmentSiteRef(Schema):
     site_id: int
     site_number: str
 
 
 class GenerateEntriesOut(Schema):
     created: list[PlanEntryOut]
-    skipped: list[SiteRef] = Field(description="Sites left without an entry: no planned activation date")
+    skipped: list[EnrollmentSiteRef] = Field(description="Sites left without an entry: no planned activation date")
 
 
 # --- Actuals -------------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ class PersonRef(Schema):
     full_name: str
 
 
-class StudyRef(Schema):
+class SiteStudyRef(Schema):
     id: int
     protocol_number: str
     acronym: str
@@ -88,7 +88,7 @@ class SiteTransitionIn(Schema):
 class SiteOut(Schema):
     id: int
     version: int
-    study: StudyRef
+    study: SiteStudyRef
     institution: OrgRef
     site_number: str
     principal_investigator: PersonRef | None

@@ -21,7 +21,7 @@ class PersonRef(Schema):
     full_name: str
 
 
-class SiteRef(Schema):
+class StaffSiteRef(Schema):
     id: int
     site_number: str
     study_id: int
@@ -70,7 +70,7 @@ class StaffUpdateIn(StaffFieldsIn):
 class StaffOut(Schema):
     id: int
     version: int
-    site: SiteRef
+    site: StaffSiteRef
     person: PersonRef
     role: str
     role_label: str
@@ -153,7 +153,7 @@ class DelegationWithdrawIn(Schema):
     version: RecordVersion
 
 
-class SignatureOut(Schema):
+class DelegationSignatureOut(Schema):
     id: int
     printed_name: str
     username: str
@@ -175,7 +175,7 @@ class DelegationOut(Schema):
     id: int
     version: int
     staff_id: int
-    site: SiteRef
+    site: StaffSiteRef
     person: PersonRef
     role_label: str
     task: str
@@ -189,7 +189,7 @@ class DelegationOut(Schema):
     status: str
     status_label: str
     signed_at: dt.datetime | None
-    signature: SignatureOut | None
+    signature: DelegationSignatureOut | None
     sign_blockers: list[SignBlockerOut] = Field(
         description="For a pending delegation: what stops it being signed now (empty: it can be signed)")
     created_at: dt.datetime

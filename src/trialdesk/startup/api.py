@@ -20,11 +20,11 @@ from trialdesk.startup.schemas import (
     DefinitionOut,
     DefinitionUpdateIn,
     FeasibilityOut,
-    InviteIn,
+    FeasibilityInviteIn,
     MilestoneUpdateIn,
-    QuestionCreateIn,
-    QuestionOut,
-    QuestionUpdateIn,
+    FeasibilityQuestionCreateIn,
+    FeasibilityQuestionOut,
+    FeasibilityQuestionUpdateIn,
     ReopenIn,
     ResponseOut,
     SiteMilestonesOut,
@@ -47,15 +47,15 @@ def _site(request, site_id: int):
 
 # --- Questionnaire -----------------------------------------------------------------------------------------
 
-@router.get("/studies/{study_id}/questions", response={200: list[QuestionOut], **READ_ERRORS},
+@router.get("/studies/{study_id}/questions", response={200: list[FeasibilityQuestionOut], **READ_ERRORS},
             summary="The study's feasibility questionnaire")
 def question_list(request, study_id: PathId):
     return list(selectors.question_list(request.auth, _study(request, study_id)))
 
 
-@router.post("/studies/{study_id}/questions", response={201: QuestionOut, **WRITE_ERRORS},
+@router.post("/studies/{study_id}/questions", response={201: FeasibilityQuestionOut, **WRITE_ERRORS},
              summary="Add a feasibility question (yes/no, number, choice or text; optional weight)")
-def question_create(request, study_id: PathId, payload: QuestionCreateIn):
+def question_create(request, study_id: PathId, payload: FeasibilityQuestionCreateIn):
     data = payload.dict(exclude_unset=True, exclude={"reason"})
     if "choices" in data:
         data["choices"] = [dict(c) for c in data["choices"]]
@@ -64,14 +64,14 @@ def question_create(request, study_id: PathId, payload: QuestionCreateIn):
     return Status(201, question)
 
 
-@router.get("/questions/{question_id}", response={200: QuestionOut, **READ_ERRORS}, summary="Get a question")
+@router.get("/questions/{question_id}", response={200: FeasibilityQuestionOut, **READ_ERRORS}, summary="Get a question")
 def question_get(request, question_id: PathId):
     return selectors.question_get(request.auth, question_id)
 
 
-@router.patch("/questions/{question_id}", response={200: QuestionOut, **WRITE_ERRORS},
+@router.patch("/questions/{question_id}", response={200: FeasibilityQuestionOut, **WRITE_ERRORS},
               summary="Change a question (responses are re-scored)")
-def question_update(request, question_id: PathId, payload: QuestionUpdateIn):
+def question_update(request, question_id: PathId, payload: FeasibilityQuestionUpdateIn):
     question = selectors.question_get(request.auth, question_id)
     data = payload.dict(exclude_unset=True, exclude={"version", "reason"})
     if "choices" in data:
@@ -80,7 +80,7 @@ def question_update(request, question_id: PathId, payload: QuestionUpdateIn):
                                                 version=payload.version, reason=payload.reason)
 
 
-@router.delete("/questions/{question_id}", response={200: QuestionOut, **WRITE_ERRORS},
+@router.delete("/questions/{question_id}", response={200: FeasibilityQuestionOut, **WRITE_ERRORS},
                summary="Delete a question (soft; responses are re-scored)")
 def question_delete(request, question_id: PathId, payload: DeleteIn):
     question = selectors.question_get(request.auth, question_id)
@@ -119,7 +119,7 @@ def feasibility_get(request, site_id: PathId):
 
 @router.post("/sites/{site_id}/feasibility/invite", response={201: FeasibilityOut, **WRITE_ERRORS},
              summary="Send the questionnaire to a site")
-def feasibility_invite(request, site_id: PathId, payload: InviteIn):
+def feasibility_invite(request, site_id: PathId, payload: FeasibilityInviteIn):
     site = _site(request, site_id)
     services.feasibility_invite(user=request.auth, site=site, reason=payload.reason)
     return Status(201, _feasibility_out(selectors.feasibility_view(request.auth, site)))

@@ -20,7 +20,7 @@ MilestoneVersion = Annotated[int, Field(ge=0, le=MAX_INT, description="The miles
                                                                       "omitted when it has not been saved yet")]
 
 
-class SiteRef(Schema):
+class StartupSiteRef(Schema):
     id: int
     site_number: str
     institution: str
@@ -40,7 +40,7 @@ class ChoiceIn(Schema):
     score: float = Field(0, ge=0, le=1, allow_inf_nan=False)
 
 
-class QuestionFieldsIn(Schema):
+class FeasibilityQuestionFieldsIn(Schema):
     order: Annotated[int, Field(ge=0, le=100_000)] = None
     text: multiline(2000, min_length=1) = None
     kind: QuestionKind = None
@@ -54,18 +54,18 @@ class QuestionFieldsIn(Schema):
     help_text: line(500) = None
 
 
-class QuestionCreateIn(QuestionFieldsIn):
+class FeasibilityQuestionCreateIn(FeasibilityQuestionFieldsIn):
     text: multiline(2000, min_length=1)
     kind: QuestionKind
     reason: Reason = ""
 
 
-class QuestionUpdateIn(QuestionFieldsIn):
+class FeasibilityQuestionUpdateIn(FeasibilityQuestionFieldsIn):
     version: RecordVersion
     reason: Reason = ""
 
 
-class QuestionOut(Schema):
+class FeasibilityQuestionOut(Schema):
     id: int
     version: int
     study_id: int
@@ -110,7 +110,7 @@ class ReopenIn(Schema):
     reason: Reason = Field(description="Why the submitted questionnaire is reopened (required)")
 
 
-class InviteIn(Schema):
+class FeasibilityInviteIn(Schema):
     reason: Reason = ""
 
 
@@ -124,7 +124,7 @@ class AnswerOut(Schema):
 
 
 class FeasibilityOut(Schema):
-    site: SiteRef
+    site: StartupSiteRef
     status: str = Field(description="not_invited, invited, in_progress or submitted")
     version: int = Field(description="0 while the site has no questionnaire")
     score: float | None = Field(description="Weighted score 0..100; provisional until submitted")
@@ -135,7 +135,7 @@ class FeasibilityOut(Schema):
 
 
 class ResponseOut(Schema):
-    site: SiteRef
+    site: StartupSiteRef
     status: str
     version: int
     score: float | None
@@ -155,7 +155,7 @@ class PastPerformanceOut(Schema):
 
 class CandidateOut(Schema):
     rank: int | None
-    site: SiteRef
+    site: StartupSiteRef
     feasibility_status: str
     score: float | None
     provisional: bool
@@ -232,7 +232,7 @@ class MilestoneUpdateIn(Schema):
     reason: Reason = Field("", description="Required when a saved milestone (or a date the site had) changes")
 
 
-class MilestoneOut(Schema):
+class StartupMilestoneOut(Schema):
     definition_id: int
     key: str
     label: str
@@ -252,11 +252,11 @@ class MilestoneOut(Schema):
 
 
 class SiteMilestonesOut(Schema):
-    site: SiteRef
+    site: StartupSiteRef
     planned_activation: dt.date | None
     projected_activation: dt.date | None
     activation_blockers: list[str]
-    milestones: list[MilestoneOut]
+    milestones: list[StartupMilestoneOut]
 
 
 # --- Tracker ------------------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from typing import Literal
 from ninja import Field, Schema
 
 from trialdesk.core.api_utils import Id, PageQuery, Reason, RecordVersion, text
-from trialdesk.sites.schemas import PersonRef, StudyRef
+from trialdesk.sites.schemas import PersonRef, SiteStudyRef
 from trialdesk.subjects import rules
 from trialdesk.subjects.lifecycle import SUBJECT_STATUSES, WITHDRAWAL_REASONS
 from trialdesk.subjects.selectors import arm_visible
@@ -134,7 +134,7 @@ class RandomizationOut(Schema):
 class SubjectOut(Schema):
     id: int
     version: int
-    study: StudyRef
+    study: SiteStudyRef
     site: SiteNumberRef
     subject_number: str
     site_sequence: int
@@ -246,7 +246,7 @@ class IcfApproveIn(Schema):
 class IcfVersionOut(Schema):
     id: int
     version: int
-    study: StudyRef
+    study: SiteStudyRef
     protocol_version: ProtocolRef | None
     version_number: str
     version_date: dt.date

@@ -22,15 +22,15 @@ from trialdesk.training.schemas import (
     CertificateListOut,
     CertificateOut,
     ChecklistTickIn,
-    InviteIn,
+    AttendanceInviteIn,
     MatrixOut,
     MatrixQuery,
     MyTrainingListOut,
     ProgressOut,
-    QuestionCreateIn,
+    QuizQuestionCreateIn,
     QuestionListOut,
-    QuestionOut,
-    QuestionUpdateIn,
+    QuizQuestionOut,
+    QuizQuestionUpdateIn,
     RequirementCreateIn,
     RequirementFilterIn,
     RequirementListOut,
@@ -260,7 +260,7 @@ def attendance_list(request, session_id: PathId, filters: Query[PageQuery]):
 
 @router.post("/sessions/{session_id}/attendance", response={201: list[AttendanceOut], **WRITE_ERRORS},
              summary="Invite people to a session (people already on the list are skipped)")
-def attendance_invite(request, session_id: PathId, payload: InviteIn):
+def attendance_invite(request, session_id: PathId, payload: AttendanceInviteIn):
     session = selectors.session_get(request.auth, session_id)
     people = [resolve_ref("person_ids", person_get, request.auth, pk) for pk in dict.fromkeys(payload.person_ids)]
     return Status(201, services.attendance_invite(user=request.auth, session=session, people=people,
@@ -301,25 +301,25 @@ def question_list(request, training_id: PathId, filters: Query[PageQuery]):
     return {"items": [_question_out(q, show) for q in page["items"]], "count": page["count"]}
 
 
-@router.post("/trainings/{training_id}/questions", response={201: QuestionOut, **WRITE_ERRORS},
+@router.post("/trainings/{training_id}/questions", response={201: QuizQuestionOut, **WRITE_ERRORS},
              summary="Add a quiz question")
-def question_create(request, training_id: PathId, payload: QuestionCreateIn):
+def question_create(request, training_id: PathId, payload: QuizQuestionCreateIn):
     training = selectors.training_get(request.auth, training_id)
     data, reason = _payload(payload)
     question = services.quiz_question_create(user=request.auth, training=training, data=data, reason=reason)
     return Status(201, _question_out(question, True))
 
 
-@router.patch("/questions/{question_id}", response={200: QuestionOut, **WRITE_ERRORS},
+@router.patch("/questions/{question_id}", response={200: QuizQuestionOut, **WRITE_ERRORS},
               summary="Update a quiz question")
-def question_update(request, question_id: PathId, payload: QuestionUpdateIn):
+def question_update(request, question_id: PathId, payload: QuizQuestionUpdateIn):
     question = selectors.question_get(request.auth, question_id)
     data, reason = _payload(payload)
     return _question_out(services.quiz_question_update(user=request.auth, question=question, data=data,
                                                        version=payload.version, reason=reason), True)
 
 
-@router.delete("/questions/{question_id}", response={200: QuestionOut, **WRITE_ERRORS},
+@router.delete("/questions/{question_id}", response={200: QuizQuestionOut, **WRITE_ERRORS},
                summary="Delete a quiz question (soft)")
 def question_delete(request, question_id: PathId, payload: DeleteIn):
     question = selectors.question_get(request.auth, question_id)

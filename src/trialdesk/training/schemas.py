@@ -32,7 +32,7 @@ class Ref(Schema):
     id: int
 
 
-class StudyRef(Schema):
+class TrainingStudyRef(Schema):
     id: int
     protocol_number: str
 
@@ -48,7 +48,7 @@ class PvRef(Schema):
     status: str
 
 
-class SiteRef(Schema):
+class TrainingSiteRef(Schema):
     id: int
     site_number: str
 
@@ -163,7 +163,7 @@ class ChecklistItemOut(Schema):
 class TrainingOut(Schema):
     id: int
     version: int
-    study: StudyRef
+    study: TrainingStudyRef
     protocol_version: PvRef | None
     template_id: int | None
     title: str
@@ -222,7 +222,7 @@ class SessionOut(Schema):
     version: int
     training_id: int
     mode: str
-    sites: list[SiteRef]
+    sites: list[TrainingSiteRef]
     trainer: PersonRef | None
     trainer_name: str
     starts_at: dt.datetime
@@ -244,7 +244,7 @@ class SessionListOut(Schema):
     count: int
 
 
-class InviteIn(Schema):
+class AttendanceInviteIn(Schema):
     person_ids: list[Id] = Field(min_length=1, max_length=500)
     reason: Reason = ""
 
@@ -260,7 +260,7 @@ class AcknowledgeIn(Schema):
     comment: long_text(2000) = ""
 
 
-class SignatureOut(Schema):
+class TrainingSignatureOut(Schema):
     id: int
     printed_name: str
     meaning: str
@@ -273,7 +273,7 @@ class AttendanceOut(Schema):
     session_id: int
     person: PersonRef
     status: str
-    acknowledgement: SignatureOut | None
+    acknowledgement: TrainingSignatureOut | None
     acknowledged_at: dt.datetime | None
 
 
@@ -284,26 +284,26 @@ class AttendanceListOut(Schema):
 
 # --- Quiz ---------------------------------------------------------------------------------------------------
 
-class QuestionFieldsIn(Schema):
+class QuizQuestionFieldsIn(Schema):
     order: int = Field(None, ge=0, le=10000)
     text: long_text(2000, min_length=1) = None
     options: list[Item] = Field(None, min_length=2, max_length=20)
     correct: list[OptionIndex] = Field(None, min_length=1, max_length=20, description="Indexes of correct options")
 
 
-class QuestionCreateIn(QuestionFieldsIn):
+class QuizQuestionCreateIn(QuizQuestionFieldsIn):
     text: long_text(2000, min_length=1)
     options: list[Item] = Field(min_length=2, max_length=20)
     correct: list[OptionIndex] = Field(min_length=1, max_length=20)
     reason: Reason = ""
 
 
-class QuestionUpdateIn(QuestionFieldsIn):
+class QuizQuestionUpdateIn(QuizQuestionFieldsIn):
     version: RecordVersion
     reason: Reason = Field("", description="Why the question changes (required when anything changes)")
 
 
-class QuestionOut(Schema):
+class QuizQuestionOut(Schema):
     id: int
     version: int
     training_id: int
@@ -314,7 +314,7 @@ class QuestionOut(Schema):
 
 
 class QuestionListOut(Schema):
-    items: list[QuestionOut]
+    items: list[QuizQuestionOut]
     count: int
 
 
@@ -359,7 +359,7 @@ class CertificateOut(Schema):
     training_id: int
     session_id: int | None
     person: PersonRef
-    study: StudyRef
+    study: TrainingStudyRef
     person_name: str
     training_title: str
     training_kind: str
@@ -443,8 +443,8 @@ class RequirementWaiveIn(Schema):
 class RequirementOut(Schema):
     id: int
     version: int
-    study: StudyRef
-    site: SiteRef | None
+    study: TrainingStudyRef
+    site: TrainingSiteRef | None
     person: PersonRef
     kind: str
     training_id: int | None
@@ -487,8 +487,8 @@ class MatrixRowOut(Schema):
 
 
 class MatrixOut(Schema):
-    study: StudyRef
-    site: SiteRef | None
+    study: TrainingStudyRef
+    site: TrainingSiteRef | None
     today: dt.date
     protocol_version: PvRef | None
     columns: list[MatrixColumnOut]

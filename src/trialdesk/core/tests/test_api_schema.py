@@ -90,3 +90,33 @@ def test_request_id_is_echoed_and_audited(api_client, admin_user, study):
     assert resp.status_code == 200 and resp["X-Request-ID"] == "client-req-42"
     event = AuditEvent.objects.get(record_id=str(study.pk), action="update")
     assert event.request_id == "client-req-42" and event.channel == "api"
+
+
+def test_schema_names_are_unique_across_areas():
+    """OpenAPI components are keyed by class name: two different schemas with one name would silently publish
+    one area's shape for the other's responses (found by the fuzz test: start-up's MilestoneOut replaced the
+    portfolio's). Identical duplicates are harmless and allowed."""
+    import inspect
+    import json
+    import pkgutil
+    from importlib import import_module
+
+    from ninja import Schema
+
+    import trialdesk
+
+    shapes: dict[str, dict[str, str]] = {}
+    for info in pkgutil.iter_modules(trialdesk.__path__):
+        if not info.ispkg:
+            continue
+        try:
+            module = import_module(f"trialdesk.{info.name}.schemas")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"trialdesk.{info.name}.schemas":
+                raise
+            continue
+        for name, cls in vars(module).items():
+            if inspect.isclass(cls) and issubclass(cls, Schema) and cls.__module__ == module.__name__:
+                shapes.setdefault(name, {})[info.name] = json.dumps(cls.model_json_schema(), sort_keys=True)
+    clashes = {name: sorted(by_area) for name, by_area in shapes.items() if len(set(by_area.values())) > 1}
+    assert clashes == {}, "rename these schemas so each name means one shape"
