@@ -232,6 +232,24 @@ def floor_subject_page(cursor_key: tuple, *, study_id: int | None):
     return _sql(page, count)
 
 
+def floor_subject_offset(offset: int, *, study_id: int | None):
+    """The same page by OFFSET (what the page cost before keyset pagination), and the same counts."""
+    f = _false()
+    where = "AND s.study_id = %s" if study_id is not None else ""
+    params = [study_id] if study_id is not None else []
+    page = (f"""
+        SELECT s.*, ss.site_number, st.protocol_number
+        FROM {T_SUBJECT} s
+        JOIN {T_STUDY} st ON st.id = s.study_id
+        JOIN {T_SITE} ss ON ss.id = s.site_id
+        WHERE s.is_deleted = {f} AND st.is_deleted = {f} AND ss.is_deleted = {f} {where}
+        ORDER BY s.study_id, s.subject_number LIMIT {PAGE} OFFSET {offset}""", params)
+    count = (f"""SELECT COUNT(*) FROM {T_SUBJECT} s JOIN {T_STUDY} st ON st.id = s.study_id
+                 JOIN {T_SITE} ss ON ss.id = s.site_id
+                 WHERE s.is_deleted = {f} AND st.is_deleted = {f} AND ss.is_deleted = {f} {where}""", params)
+    return _sql(page, count)
+
+
 def floor_audit(where: str, params: list):
     return _sql((f"SELECT * FROM {T_AUDIT} WHERE {where} ORDER BY seq DESC LIMIT {PAGE}", params),
                 (f"SELECT COUNT(*) FROM {T_AUDIT} WHERE {where}", params))
@@ -372,6 +390,14 @@ def build(t: Targets) -> list[Operation]:
         Operation(f"screening log page, page {t.deep_page_web} (keyset, study {ss})",
                   web.get(f"/studies/{ss}/subjects/", {"cursor": t.deep_cursor_web} if t.deep_cursor_web else {}),
                   floor_subject_page(cursor_web, study_id=ss)),
+        Operation(f"(comparison) subject list API, page {t.deep_page_api} by OFFSET",
+                  web.get("/api/v1/subjects", {"limit": PAGE, "offset": (t.deep_page_api - 1) * PAGE}),
+                  floor_subject_offset((t.deep_page_api - 1) * PAGE, study_id=None), target_ms=float("inf"),
+                  note="not a target: the same page by OFFSET, for comparison with keyset"),
+        Operation(f"(comparison) screening log page {t.deep_page_web} by ?page= (OFFSET, study {ss})",
+                  web.get(f"/studies/{ss}/subjects/", {"page": t.deep_page_web}),
+                  floor_subject_offset((t.deep_page_web - 1) * PAGE, study_id=ss), target_ms=float("inf"),
+                  note="not a target: the same page by OFFSET, for comparison with keyset"),
         Operation(f"audit history of one record (study {s}) page", web.get(f"/audit/studies.study/{s}/"),
                   floor_audit("record_type = %s AND record_id = %s", ["studies.study", str(s)])),
         Operation("audit history of one record API", web.get(f"/api/v1/audit/records/studies.study/{s}"),

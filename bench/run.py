@@ -133,7 +133,8 @@ def measure(op, runs: int, warmup: int) -> dict:
     return {"operation": op.name, "p50_ms": round(p50, 2), "p95_ms": round(percentile(app, 95), 2),
             "floor_p50_ms": round(floor_p50, 2), "floor_p95_ms": round(percentile(floor, 95), 2),
             "ratio": round(p50 / floor_p50, 2) if floor_p50 > 0 else None, "queries": len(queries),
-            "runs": runs, "target_p95_ms": op.target_ms, "note": op.note}
+            "runs": runs, "target_p95_ms": op.target_ms if op.target_ms != float("inf") else None,
+            "note": op.note}
 
 
 def print_table(rows: list[dict]) -> None:
@@ -142,7 +143,8 @@ def print_table(rows: list[dict]) -> None:
     print(head)
     print("-" * len(head))
     for r in rows:
-        flag = "" if r["p95_ms"] <= r["target_p95_ms"] and (r["ratio"] or 0) <= 2 else "  *"
+        target = r["target_p95_ms"]
+        flag = "" if target is None or (r["p95_ms"] <= target and (r["ratio"] or 0) <= 2) else "  *"
         print(f"{r['operation'].ljust(width)}  {r['p50_ms']:8.1f}  {r['p95_ms']:8.1f}  {r['floor_p50_ms']:9.2f}  "
               f"{(r['ratio'] or 0):6.1f}  {r['queries']:7d}{flag}")
     print("* misses a target: p95 over its limit (300 ms; forecast 1 s) or more than 2x its SQL floor")
@@ -191,16 +193,23 @@ def main(argv: list[str] | None = None) -> int:
           f"subjects; {args.runs} runs per operation after {args.warmup} warm-up runs")
     for note in targets.notes:
         print(f"note: {note}")
-    results = []
+    results, failed = [], []
     for op in operations.build(targets):
         if args.only and args.only.lower() not in op.name.lower():
             continue
         print(f"  {op.name} ...", end="", flush=True)
-        row = measure(op, args.runs, args.warmup)
+        try:
+            row = measure(op, args.runs, args.warmup)
+        except Exception as exc:  # noqa: BLE001 - one failing operation is reported, the others still run
+            print(f" FAILED: {exc}", flush=True)
+            failed.append({"operation": op.name, "error": str(exc)[:500]})
+            continue
         print(f" p50 {row['p50_ms']:.1f} ms, floor {row['floor_p50_ms']:.2f} ms", flush=True)
         results.append(row)
     print()
     print_table(results)
+    for item in failed:
+        print(f"FAILED {item['operation']}: {item['error']}")
 
     load = None
     if not args.no_load:
@@ -217,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
                 "machine": info, "targets": {"largest_study": targets.largest_study,
                                              "largest_study_sites": targets.largest_sites,
                                              "subjects": targets.subjects_total, "notes": targets.notes},
-                "results": results, "load": load}
+                "results": results, "failed": failed, "load": load}
     out.write_text(json.dumps(document, indent=2, default=str) + "\n")
     print(f"\nwrote {out.relative_to(REPO) if out.is_relative_to(REPO) else out}")
     return 0
