@@ -158,6 +158,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--only", default="", help="run only operations whose name contains this text")
+    parser.add_argument("--skip", default="", help="skip operations whose name contains any of these "
+                                                   "comma-separated texts")
     parser.add_argument("--no-load", action="store_true", help="skip the concurrent load test")
     parser.add_argument("--load-seconds", type=int, default=60)
     parser.add_argument("--users", type=int, default=20)
@@ -196,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     results, failed = [], []
     for op in operations.build(targets):
         if args.only and args.only.lower() not in op.name.lower():
+            continue
+        if any(text.strip() and text.strip().lower() in op.name.lower() for text in args.skip.split(",")):
             continue
         print(f"  {op.name} ...", end="", flush=True)
         try:
