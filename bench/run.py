@@ -164,6 +164,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--load-seconds", type=int, default=60)
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--cold", action="store_true", help="load test without first computing every study's "
+                                                            "forecast (cache as the benchmark left it)")
     parser.add_argument("--output", default=None, help="results file (default bench/results/<scale>-<db>.json)")
     args = parser.parse_args(argv)
 
@@ -221,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
         from django.db import connections
         connections.close_all()
         load = loadtest.run(url=url, home=home, user=user, seconds=args.load_seconds, users=args.users,
-                            workers=args.workers, targets=targets)
+                            workers=args.workers, targets=targets, warm=not args.cold)
         loadtest.print_summary(load)
 
     out = Path(args.output) if args.output else REPO / "bench" / "results" / f"{args.scale}-{args.db}.json"
