@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +30,10 @@ PAGE = 50
 DEEP_PAGE = 1000
 CTGOV_LOCATIONS = 1000
 REPO = Path(__file__).resolve().parents[1]
-CTGOV_SAMPLE = REPO.parent / "shared" / "data" / "ctgov" / "NCT02210780.json"
+# The shared ClinicalTrials.gov sample beside the repository (as the ctgov tests find it); BENCH_CTGOV_SAMPLE
+# names another copy.
+CTGOV_SAMPLE = Path(os.environ.get("BENCH_CTGOV_SAMPLE")
+                    or REPO.parent / "shared" / "data" / "ctgov" / "NCT02210780.json")
 
 T_STUDY = Study._meta.db_table
 T_SITE = StudySite._meta.db_table
