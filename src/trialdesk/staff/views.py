@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from trialdesk.accounts import permissions
-from trialdesk.core.errors import NotFound
+from trialdesk.core.errors import NotFound, StaleVersion
 from trialdesk.core.views_utils import run_form, web_view
 from trialdesk.organizations.selectors import person_list
 from trialdesk.sites.selectors import site_get
@@ -49,9 +49,15 @@ def _context(request, site) -> dict:
 def _form_page(request, site, *, form, title: str, outcome, extra: dict | None = None,
                template: str = "staff/form.html"):
     context = _context(request, site)
-    context.update({"form": form, "title": title, "cancel_url": context["staff_url"], "stale_url": request.path})
+    context.update({"form": form, "title": title, "cancel_url": context["staff_url"],
+                    "stale_url": _stale_url(request, outcome)})
     context.update(extra or {})
     return render(request, template, context, status=outcome.status)
+
+
+def _stale_url(request, outcome) -> str | None:
+    """The "reload the current version" link, only when the record changed under the user."""
+    return request.path if isinstance(outcome.error, StaleVersion) else None
 
 
 # --- The tab ---------------------------------------------------------------------------------------------------
@@ -247,7 +253,7 @@ def delegation_sign(request, delegation_id: int):
     if outcome.error is not None:
         delegation = _delegation(user, delegation_id)
     context = _context(request, site)
-    context.update({"form": form, "delegation": delegation, "stale_url": request.path,
+    context.update({"form": form, "delegation": delegation, "stale_url": _stale_url(request, outcome),
                     "cancel_url": context["staff_url"], "signer_problem": selectors.signer_problem(user, site),
                     "blockers": selectors.delegation_sign_blockers(delegation) if delegation.status == "pending"
                     else [], "content": delegation.signature_content()})
