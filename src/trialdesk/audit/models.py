@@ -55,8 +55,8 @@ class AuditEvent(models.Model):
             models.Index(fields=["record_type", "record_id", "seq"], name="audit_record_idx"),
             models.Index(fields=["study_id", "seq"], name="audit_study_idx"),
             models.Index(fields=["actor", "seq"], name="audit_actor_idx"),
-            # A study's users, one index probe each (audit.selectors.study_actors), and their latest name.
-            models.Index(fields=["study_id", "actor_username", "seq"], name="audit_study_actor_idx"),
+            # A study's users and their names, a few index probes each (audit.selectors.study_actors).
+            models.Index(fields=["study_id", "actor_username", "actor_name"], name="audit_study_actor_name_idx"),
         ]
 
     def __str__(self) -> str:

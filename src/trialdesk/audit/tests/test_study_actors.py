@@ -1,5 +1,5 @@
-"""The study history's user filter: every user of the study's trail once, with the latest printed name, found
-by index probes rather than a DISTINCT over the whole trail."""
+"""The study history's user filter: the distinct (user, printed name) pairs of the study's trail, found by index
+probes rather than a DISTINCT over the whole trail."""
 
 from __future__ import annotations
 
@@ -30,10 +30,14 @@ def test_study_actors_lists_each_user_once_with_the_latest_name(make_user, study
     abe.person.save()
     _events(abe, study.pk)
     actors = study_actors(study.pk)
+    # Exactly what a DISTINCT over the whole trail gives, in the same order.
+    from trialdesk.audit.models import AuditEvent
+
+    assert actors == list(AuditEvent.objects.filter(study_id=study.pk).order_by("actor_username", "actor_name")
+                          .values_list("actor_username", "actor_name").distinct())
     names = [u for u, _n in actors]
-    assert names == sorted(set(names)) and "outsider" not in names
-    assert {"zoe", "abe", "admin"} <= set(names)
-    assert dict(actors)["abe"] == "Abe Renamed" and dict(actors)["zoe"] == "Zoe Tester"
+    assert "outsider" not in names and {"zoe", "abe", "admin"} <= set(names)
+    assert ("abe", "Abe Renamed") in actors and ("abe", "Abe Tester") in actors and names.count("zoe") == 1
     assert study_actors(987654) == []
 
 
