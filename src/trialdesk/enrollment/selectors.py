@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from django.core.cache import cache
+from django.core.exceptions import EmptyResultSet
 from django.db import connections
 from django.db.models import Count, Max, Min, Prefetch, Q
 from django.utils import timezone
@@ -228,7 +229,10 @@ SITE_FIELDS = ("id", "study_id", "site_number", "status", "status_changed_at", "
 def _raw_rows(qs) -> list[tuple]:
     """The queryset's rows as the database driver returns them, without Django's per-value converters (a
     mega-trial's daily counts are 20,000 rows; SQLite then gives dates as ISO strings)."""
-    sql, params = qs.query.sql_with_params()
+    try:
+        sql, params = qs.query.get_compiler(qs.db).as_sql()
+    except EmptyResultSet:  # e.g. a filter on an empty list of sites: Django would return no rows without asking
+        return []
     with connections[qs.db].cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
