@@ -20,6 +20,7 @@ from trialdesk.core.errors import AccessDenied, Conflict, ValidationFailed
 from trialdesk.demo import portfolio
 from trialdesk.demo.credentials import credentials_ensure, credentials_read
 from trialdesk.demo.services import CTGOV_DIR, demo_logins_wanted, demo_portfolio_load
+from trialdesk.demo.tests.startup_checks import check_startup_demo
 from trialdesk.enrollment import curves
 from trialdesk.enrollment.models import EnrollmentPlan
 from trialdesk.enrollment.selectors import actuals_of, enrollment_data, enrollment_warnings, planned_rates, run_forecast
@@ -130,13 +131,13 @@ def test_demo_portfolio_is_diverse_consistent_and_audited(db, demo_mode, logins)
     assert [s.principal_investigator_id for s in pi.sites.all()] == [pi.user.person_id]
     # Every site with subjects has its PI as a user holding the PI role on that site, on the site's staff roster
     # (so consent and eligibility are recorded by a delegated person). Their logins have no password, except
-    # where the demo signed the delegation log as the PI (a password nobody was told).
+    # where the demo signed as the PI (delegation log, training attendance) with a password nobody was told.
     for site in StudySite.objects.filter(subjects__isnull=False).distinct():
         pi_user = User.objects.get(person=site.principal_investigator)
         assert active.filter(user=pi_user, role="principal_investigator", sites=site).exists()
         assert site.staff.filter(person=site.principal_investigator, role="principal_investigator").exists()
         assert pi_user.username in logins or not pi_user.has_usable_password() or \
-            Signature.objects.filter(signer=pi_user, record_type="staff.delegation").exists()
+            Signature.objects.filter(signer=pi_user).exists()
     assert User.objects.get(username="viewer").is_blinded
     assert not arm_visible(User.objects.get(username="viewer")) and arm_visible(User.objects.get(username="cpm"))
     assert active.get(role="site_coordinator", user__username="coordinator").sites.count() == 1
@@ -162,6 +163,7 @@ def test_demo_portfolio_is_diverse_consistent_and_audited(db, demo_mode, logins)
     assert failure is None
     assert checked == events.count() > 10_000
     call_command("verify_audit", stdout=io.StringIO())  # exits non-zero (SystemExit) on a broken chain
+    check_startup_demo(summary)
 
 
 def _pace(user, study):
@@ -286,6 +288,7 @@ def _assert_enrollment_stories(today: dt.date) -> None:
     feed = feed_upcoming_visits(coordinator)
     assert feed and {v.site_id for v in feed} == {coordinator.memberships.get().sites.get().pk}
     assert "BEGIN:VEVENT" in visits_ics(feed, name="Visits")
+
 
 
 def test_demo_dates_follow_today(db, demo_mode, logins):

@@ -3,28 +3,18 @@ own dates and with the order the template enforces."""
 
 from __future__ import annotations
 
-import pytest
 from django.utils import timezone
 
 from trialdesk.audit.selectors import audit_chain_verify
-from trialdesk.demo.credentials import credentials_ensure
-from trialdesk.demo.services import demo_logins_wanted, demo_portfolio_load
 from trialdesk.demo.startup_demo import FEASIBILITY_STUDY, STARTUP_STUDY
 from trialdesk.startup import plan, selectors
 from trialdesk.startup.work import work_items
 from trialdesk.studies.models import Study
 
 
-@pytest.fixture
-def loaded(db, settings, tmp_path):
-    settings.DEMO_MODE = True
-    settings.HOME = tmp_path
-    summary = demo_portfolio_load(logins=credentials_ensure(tmp_path / "demo-credentials.txt",
-                                                            demo_logins_wanted()))
-    return summary
-
-
-def test_demo_start_up_in_progress_at_several_sites(loaded):
+def check_startup_demo(loaded):
+    """Called by test_load_demo's main test on its loaded portfolio (one load instead of two: each costs a minute
+    or more, twice that on PostgreSQL)."""
     today = timezone.localdate()
     cpm = loaded.users["cpm"]
     calmwave = Study.objects.get(protocol_number=STARTUP_STUDY)
