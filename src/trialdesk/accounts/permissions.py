@@ -36,11 +36,16 @@ def grants(user) -> list[Grant]:
     cached = getattr(user, _CACHE_ATTR, None)
     if cached is not None:
         return cached
+    from django.db.models import Prefetch
+
     from trialdesk.accounts.models import Membership
+    from trialdesk.sites.models import StudySite
 
     rows = (
         Membership.objects.filter(user=user, revoked_at__isnull=True)
-        .prefetch_related("sites")
+        # Every named site, deleted ones included (a membership limited to a site that was deleted must not
+        # become study-wide), and only their ids (this runs on every request).
+        .prefetch_related(Prefetch("sites", queryset=StudySite.all_objects.only("id")))
         .only("id", "study_id", "role")
     )
     result = [

@@ -89,3 +89,18 @@ def test_no_cache_means_same_result(enrolling, admin_user, study):
     cached = selectors.run_forecast(data)
     uncached = selectors.run_forecast(data, use_cache=False)
     assert not uncached.from_cache and uncached.completion == cached.completion
+
+
+def test_user_without_visible_sites_gets_empty_data(enrolling, make_user, study, sites, admin_user, client):
+    """A CRA whose only site was deleted sees no site of the study: empty data and pages, never an error."""
+    from trialdesk.accounts.roles import Role
+    from trialdesk.sites.models import StudySite
+    from trialdesk.sites.services import site_delete
+
+    cra = make_user(Role.CRA, study=study, sites=[sites[2]], username="cra-gone")
+    site = StudySite.objects.get(pk=sites[2].pk)
+    site_delete(user=admin_user, site=site, version=site.version, reason="never opened")
+    data = selectors.enrollment_data(cra, study, as_of=AS_OF)
+    assert data.sites == [] and data.daily == {}
+    client.force_login(cra)
+    assert client.get(f"/studies/{study.pk}/").status_code == 200
