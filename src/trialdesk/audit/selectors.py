@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, Subquery
 
 from trialdesk.audit.chain import ChainFailure, verify_chain
 from trialdesk.audit.head import sync_pending
@@ -30,12 +30,19 @@ class AuditFilter:
 
 def audit_events(flt: AuditFilter) -> QuerySet[AuditEvent]:
     qs = AuditEvent.objects.all()
+    key = {}
     if flt.record_type:
-        qs = qs.filter(record_type=flt.record_type)
+        key["record_type"] = flt.record_type
     if flt.record_id:
-        qs = qs.filter(record_id=str(flt.record_id))
+        key["record_id"] = str(flt.record_id)
     if flt.study_id is not None:
-        qs = qs.filter(study_id=flt.study_id)
+        key["study_id"] = flt.study_id
+    if key:
+        # Newest first, bounded by the newest event of the study or record. Without the bound PostgreSQL may
+        # walk the whole seq index backwards looking for the study's events (it assumes they are spread
+        # evenly): 2.5 s for a 443,000-event study whose events are not the newest, 1 ms with it.
+        newest = AuditEvent.objects.filter(**key).order_by("-seq").values("seq")[:1]
+        qs = qs.filter(**key, seq__lte=Subquery(newest))
     if flt.actor:
         qs = qs.filter(actor_username=flt.actor)
     if flt.action:
