@@ -212,6 +212,12 @@ def floor_site_list(study_id: int, status: str, offset: int):
          [study_id, status]))
 
 
+def _live_subjects(f: str) -> str:
+    """Subjects not deleted and not at a deleted study or site ("not among the few deleted ones")."""
+    return (f"s.is_deleted = {f} AND s.study_id NOT IN (SELECT id FROM {T_STUDY} WHERE is_deleted <> {f}) "
+            f"AND s.site_id NOT IN (SELECT id FROM {T_SITE} WHERE is_deleted <> {f})")
+
+
 def floor_subject_page(cursor_key: tuple, *, study_id: int | None):
     """The keyset page and the count (API: total; page: per status, which the page shows)."""
     f = _false()
@@ -222,17 +228,13 @@ def floor_subject_page(cursor_key: tuple, *, study_id: int | None):
         FROM {T_SUBJECT} s
         JOIN {T_STUDY} st ON st.id = s.study_id
         JOIN {T_SITE} ss ON ss.id = s.site_id
-        WHERE s.is_deleted = {f} AND st.is_deleted = {f} AND ss.is_deleted = {f} {where}
-          AND (s.study_id, s.subject_number) > (%s, %s)
+        WHERE {_live_subjects(f)} {where} AND (s.study_id, s.subject_number) > (%s, %s)
         ORDER BY s.study_id, s.subject_number LIMIT {PAGE}""", params + list(cursor_key))
     if study_id is None:
-        count = (f"""SELECT COUNT(*) FROM {T_SUBJECT} s JOIN {T_STUDY} st ON st.id = s.study_id
-                     JOIN {T_SITE} ss ON ss.id = s.site_id
-                     WHERE s.is_deleted = {f} AND st.is_deleted = {f} AND ss.is_deleted = {f}""", [])
+        count = (f"SELECT COUNT(*) FROM {T_SUBJECT} s WHERE {_live_subjects(f)}", [])
     else:
-        count = (f"""SELECT s.status, COUNT(*) FROM {T_SUBJECT} s JOIN {T_SITE} ss ON ss.id = s.site_id
-                     WHERE s.study_id = %s AND s.is_deleted = {f} AND ss.is_deleted = {f}
-                     GROUP BY s.status""", [study_id])
+        count = (f"SELECT s.status, COUNT(*) FROM {T_SUBJECT} s WHERE {_live_subjects(f)} AND s.study_id = %s "
+                 f"GROUP BY s.status", [study_id])
     return _sql(page, count)
 
 
@@ -246,16 +248,18 @@ def floor_subject_offset(offset: int, *, study_id: int | None):
         FROM {T_SUBJECT} s
         JOIN {T_STUDY} st ON st.id = s.study_id
         JOIN {T_SITE} ss ON ss.id = s.site_id
-        WHERE s.is_deleted = {f} AND st.is_deleted = {f} AND ss.is_deleted = {f} {where}
+        WHERE {_live_subjects(f)} {where}
         ORDER BY s.study_id, s.subject_number LIMIT {PAGE} OFFSET {offset}""", params)
-    count = (f"""SELECT COUNT(*) FROM {T_SUBJECT} s JOIN {T_STUDY} st ON st.id = s.study_id
-                 JOIN {T_SITE} ss ON ss.id = s.site_id
-                 WHERE s.is_deleted = {f} AND st.is_deleted = {f} AND ss.is_deleted = {f} {where}""", params)
+    count = (f"SELECT COUNT(*) FROM {T_SUBJECT} s WHERE {_live_subjects(f)} {where}", params)
     return _sql(page, count)
 
 
 def floor_audit(where: str, params: list):
-    return _sql((f"SELECT * FROM {T_AUDIT} WHERE {where} ORDER BY seq DESC LIMIT {PAGE}", params),
+    """The newest page (bounded by the newest matching seq, which keeps PostgreSQL and SQLite on the study or
+    record index) and the count."""
+    newest = f"(SELECT seq FROM {T_AUDIT} WHERE {where} ORDER BY seq DESC LIMIT 1)"
+    return _sql((f"SELECT * FROM {T_AUDIT} WHERE {where} AND seq <= {newest} ORDER BY seq DESC LIMIT {PAGE}",
+                 params + params),
                 (f"SELECT COUNT(*) FROM {T_AUDIT} WHERE {where}", params))
 
 
