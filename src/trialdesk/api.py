@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.http import Http404
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
@@ -79,6 +80,19 @@ def _auth_error(request, exc):
 @api.exception_handler(Http404)
 def _not_found(request, exc):
     return _error(request, 404, "Not found.")
+
+
+@api.exception_handler(TooManyFieldsSent)
+def _too_many_fields(request, exc):
+    # Django would answer a bare HTML 400; say what is wrong in the API's error format instead.
+    return _error(request, 422, "Invalid input: too many parameters in one request.",
+                  {"request": ["Too many parameters (the limit is DATA_UPLOAD_MAX_NUMBER_FIELDS)."]})
+
+
+@api.exception_handler(RequestDataTooBig)
+def _too_big(request, exc):
+    return _error(request, 422, "Invalid input: the request body is too large.",
+                  {"request": ["The request body is larger than the upload limit."]})
 
 
 @api.exception_handler(HttpError)
