@@ -163,6 +163,13 @@ def audit_record_history(user, record_type: str, record_id: str, flt: AuditFilte
     return audit_events(base)
 
 
+def newest_study_event(study_id: int) -> int | None:
+    """The seq of the newest audit event of a study (one index probe): it changes with every audited write
+    to the study's records, so caches of study data use it in their keys."""
+    return (AuditEvent.objects.filter(study_id=study_id).order_by("-seq").values_list("seq", flat=True)
+            .first())
+
+
 def study_actors(study_id: int) -> list[tuple[str, str]]:
     """The distinct (username, printed name) pairs of a study's audit trail, in order.
 

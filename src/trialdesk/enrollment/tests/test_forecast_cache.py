@@ -59,7 +59,7 @@ def test_a_new_subject_gives_a_fresh_forecast(enrolling, admin_user, study, site
 
 def test_plan_target_and_alert_settings_are_part_of_the_key(enrolling, admin_user, study):
     from trialdesk.enrollment.services import enrollment_plan_update
-    from trialdesk.subjects.models import SubjectSettings
+    from trialdesk.subjects.services import subject_settings_get_or_create, subject_settings_update
 
     data, before = _forecast(admin_user, study)
     enrollment_plan_update(user=admin_user, plan=enrolling, data={"target": 30}, version=enrolling.version,
@@ -67,7 +67,9 @@ def test_plan_target_and_alert_settings_are_part_of_the_key(enrolling, admin_use
     _data, smaller = _forecast(admin_user, study)
     assert not smaller.from_cache and smaller.target == 30 and before.target != 30
     _forecast(admin_user, study)
-    SubjectSettings.objects.update_or_create(study=study, defaults={"no_enrollment_alert_days": 7})
+    settings = subject_settings_get_or_create(user=admin_user, study=study)
+    subject_settings_update(user=admin_user, study=study, data={"no_enrollment_alert_days": 7},
+                            version=settings.version, reason="earlier alerts")
     data, stricter = _forecast(admin_user, study)
     assert not stricter.from_cache
 
@@ -104,3 +106,35 @@ def test_user_without_visible_sites_gets_empty_data(enrolling, make_user, study,
     assert data.sites == [] and data.daily == {}
     client.force_login(cra)
     assert client.get(f"/studies/{study.pk}/").status_code == 200
+
+
+def test_enrollment_data_cached_until_the_study_changes(enrolling, admin_user, study, sites, add_subjects):
+    """The loaded data is cached; an audited change to the study, or subject rows written even without one,
+    give fresh data; institution names are always current."""
+    from trialdesk.organizations.models import Organization
+    from trialdesk.sites.models import StudySite
+    from trialdesk.sites.services import site_update
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as loading:
+        first = selectors.enrollment_data(admin_user, study, as_of=AS_OF)
+    with CaptureQueriesContext(connection) as cached:
+        again = selectors.enrollment_data(admin_user, study, as_of=AS_OF)
+    assert not any("subjects_subject\".\"site_id\" AS" in q["sql"] for q in cached.captured_queries)
+    assert len(cached.captured_queries) < len(loading.captured_queries)
+    assert again is not first and [r.counts for r in again.sites] == [r.counts for r in first.sites]
+    add_subjects(sites[2], enrolled=[dt.date(2026, 4, 20)] * 2)                     # rows without an audit event
+    more = selectors.enrollment_data(admin_user, study, as_of=AS_OF)
+    assert sum(r.enrolled for r in more.sites) == sum(r.enrolled for r in first.sites) + 2
+    site = StudySite.objects.get(pk=sites[2].pk)
+    site_update(user=admin_user, site=site, data={"country": "Portugal"}, version=site.version, reason="moved")
+    moved = selectors.enrollment_data(admin_user, study, as_of=AS_OF)
+    assert "Portugal" in moved.countries
+    Organization.objects.filter(pk=sites[0].institution_id).update(name="Renamed Hospital")
+    renamed = selectors.enrollment_data(admin_user, study, as_of=AS_OF)
+    assert renamed.sites[0].site.institution.name == "Renamed Hospital"
+    # Another day, another entry; an uncached load gives the same numbers as a cached one.
+    fresh = selectors.enrollment_data(admin_user, study, as_of=AS_OF, use_cache=False)
+    assert [r.counts for r in fresh.sites] == [r.counts for r in renamed.sites]
