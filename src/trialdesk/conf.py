@@ -136,6 +136,7 @@ def replica_database(url: str, primary: dict, *, name: str = "TRIALDESK_REPLICA_
 
 
 DEFAULT_CACHE_URL = "db://trialdesk_cache"
+CACHE_MAX_ENTRIES = 10_000
 
 
 def parse_cache_url(url: str, *, name: str = "TRIALDESK_CACHE_URL") -> dict:
@@ -161,7 +162,10 @@ def parse_cache_url(url: str, *, name: str = "TRIALDESK_CACHE_URL") -> dict:
         table = (parsed.netloc + parsed.path).strip("/") or "trialdesk_cache"
         if not table.replace("_", "").isalnum():
             raise ConfigError(f"{name}={url!r}: the table name may hold only letters, digits and _")
-        entry = {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": table}
+        # Room for two dashboard entries (loaded data, forecast) per study of a 1,000-study portfolio; Django's
+        # default of 300 would cull a third of the table whenever it is reached.
+        entry = {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": table,
+                 "OPTIONS": {"MAX_ENTRIES": CACHE_MAX_ENTRIES}}
     elif scheme in {"redis", "rediss"}:
         _require_module("redis", name, url)
         entry = {"BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -176,7 +180,8 @@ def parse_cache_url(url: str, *, name: str = "TRIALDESK_CACHE_URL") -> dict:
         path = unquote(parsed.path)
         if parsed.netloc not in ("", "localhost") or not path.startswith("/"):
             raise ConfigError(f"{name}={url!r}: use an absolute directory, file:///var/cache/trialdesk")
-        entry = {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": path}
+        entry = {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": path,
+                 "OPTIONS": {"MAX_ENTRIES": CACHE_MAX_ENTRIES}}
     elif scheme == "locmem":
         entry = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "trialdesk"}
     elif scheme == "dummy":

@@ -20,7 +20,7 @@ from trialdesk.studies.models import Study
 def test_default_settings_keep_no_state_in_the_app_process():
     assert settings.SESSION_ENGINE == "django.contrib.sessions.backends.db"
     assert settings.CACHES["default"] == {"BACKEND": "django.core.cache.backends.db.DatabaseCache",
-                                          "LOCATION": "trialdesk_cache"}
+                                          "LOCATION": "trialdesk_cache", "OPTIONS": {"MAX_ENTRIES": 10_000}}
     assert cache_is_shared(settings.CACHES["default"])
     # Login lockouts are kept in the database (django-axes' database handler), not in a process.
     assert getattr(settings, "AXES_HANDLER", "axes.handlers.database.AxesDatabaseHandler").endswith(
@@ -29,14 +29,15 @@ def test_default_settings_keep_no_state_in_the_app_process():
 
 
 @pytest.mark.parametrize(("url", "expected"), [
-    ("db://", {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "trialdesk_cache"}),
+    ("db://", {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "trialdesk_cache",
+               "OPTIONS": {"MAX_ENTRIES": 10_000}}),
     ("db://td_cache?timeout=600", {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "td_cache",
-                                   "TIMEOUT": 600}),
+                                   "TIMEOUT": 600, "OPTIONS": {"MAX_ENTRIES": 10_000}}),
     ("locmem://", {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "trialdesk"}),
     ("dummy://", {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}),
     ("file:///var/cache/trialdesk?key_prefix=td", {
         "BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": "/var/cache/trialdesk",
-        "KEY_PREFIX": "td"}),
+        "KEY_PREFIX": "td", "OPTIONS": {"MAX_ENTRIES": 10_000}}),
 ])
 def test_cache_urls(url, expected):
     assert parse_cache_url(url) == expected
