@@ -135,7 +135,8 @@ def portfolio(user, flt: StudyFilter | None = None, *, today: dt.date | None = N
         site_qs = site_qs.filter(site_flt)
     counts: dict[int, dict[str, int]] = defaultdict(dict)
     enrolled: dict[int, int] = defaultdict(int)
-    for row in site_qs.values("study_id", "status").annotate(n=Count("id"), enrolled=Sum("enrolled_count")):
+    # COUNT(*), not COUNT(id): the sites' (study, status, deleted, enrolled) index then answers it alone.
+    for row in site_qs.values("study_id", "status").annotate(n=Count("*"), enrolled=Sum("enrolled_count")):
         counts[row["study_id"]][row["status"]] = row["n"]
         enrolled[row["study_id"]] += row["enrolled"] or 0
     rows = []
