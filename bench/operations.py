@@ -152,6 +152,8 @@ def _sql(*statements: tuple[str, list]) -> Callable[[], list]:
 
 
 def floor_portfolio():
+    """Every study's row and its sites counted per status with their enrollment (aggregated per study and
+    status first, from the sites alone, then joined to the studies)."""
     f = _false()
     return _sql((f"""
         SELECT st.id, st.protocol_number, st.acronym, st.brief_title, st.status, st.phases, st.planned_enrollment,
@@ -159,12 +161,12 @@ def floor_portfolio():
                st.actual_first_subject_in, st.planned_last_subject_in, st.actual_last_subject_in,
                st.planned_last_subject_last_visit, st.actual_last_subject_last_visit, st.planned_database_lock,
                st.actual_database_lock, st.planned_final_report, st.actual_final_report, o.name,
-               ss.status, COUNT(ss.id), SUM(ss.enrolled_count)
+               agg.status, agg.n, agg.enrolled
         FROM {T_STUDY} st
         LEFT JOIN {T_ORG} o ON o.id = st.sponsor_id
-        LEFT JOIN {T_SITE} ss ON ss.study_id = st.id AND ss.is_deleted = {f}
+        LEFT JOIN (SELECT study_id, status, COUNT(*) AS n, SUM(enrolled_count) AS enrolled FROM {T_SITE}
+                   WHERE is_deleted = {f} GROUP BY study_id, status) agg ON agg.study_id = st.id
         WHERE st.is_deleted = {f}
-        GROUP BY st.id, o.name, ss.status
         ORDER BY st.protocol_number""", []))
 
 
