@@ -111,12 +111,12 @@ def test_user_without_visible_sites_gets_empty_data(enrolling, make_user, study,
 def test_enrollment_data_cached_until_the_study_changes(enrolling, admin_user, study, sites, add_subjects):
     """The loaded data is cached; an audited change to the study, or subject rows written even without one,
     give fresh data; institution names are always current."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
     from trialdesk.organizations.models import Organization
     from trialdesk.sites.models import StudySite
     from trialdesk.sites.services import site_update
-
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
 
     with CaptureQueriesContext(connection) as loading:
         first = selectors.enrollment_data(admin_user, study, as_of=AS_OF)
